@@ -1,0 +1,5 @@
+"""`python -m labdeck` runs the command line."""
+
+from labdeck.cli import main
+
+main()

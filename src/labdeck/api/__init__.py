@@ -1,0 +1,1 @@
+"""The HTTP API under /api: thin routers over the services."""

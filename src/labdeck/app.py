@@ -1,0 +1,71 @@
+"""The FastAPI application: routers, pages, static assets, error handlers, security.
+
+`create_app(services)` is the only place the web application is assembled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from labdeck import __version__
+from labdeck.api import auth, calls, deck, health
+from labdeck.api.errors import install_error_handlers
+from labdeck.api.openapi import use_error_shape_for_validation
+from labdeck.api.security import CrossOriginGuard
+from labdeck.services import Services
+from labdeck.web import STATIC_DIR
+from labdeck.web.pages import router as pages_router
+
+ROUTERS = (health.router, auth.router, deck.router, calls.router, pages_router)
+OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = "/api/docs"
+API_DESCRIPTION = """\
+HTTP API of a labdeck server. Every route except `/api/health`, this documentation and the
+login page needs a session cookie or `Authorization: Bearer <token>` (get one from
+`POST /api/auth/token`). Errors always have the shape
+`{"error": {"code", "message", "retryable", "detail"}}`. A 4xx means nothing was executed;
+a 200 from a call means it ran (it may have failed: see `status` and `error`).
+"""
+
+
+def create_app(services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="labdeck",
+        version=__version__,
+        description=API_DESCRIPTION,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    use_error_shape_for_validation(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        # Served from the local vendor folder: labs are often offline, so no CDN.
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="labdeck API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    app.add_middleware(CrossOriginGuard, trusted_origins=services.settings.trusted_origins)
+    return app

@@ -1,0 +1,192 @@
+"""The `labdeck` command: serve, demo, db, user, token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from labdeck import __version__
+from labdeck.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from labdeck.auth.service import AuthService
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="labdeck: a web lab for a Python deck."
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
+token_app = typer.Typer(no_args_is_help=True, help="Manage API tokens.")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data folder [default: ./labdeck_data].")
+]
+
+
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    base = get_settings()
+    update = {key: value for key, value in overrides.items() if value is not None}
+    if data_dir is not None:
+        update["data_dir"] = data_dir
+    return base.model_copy(update=update)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    deck: Annotated[str, typer.Argument(help="The deck: a .py file or a module name.")],
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: DataDirOpt = None,
+    expose: Annotated[
+        list[str] | None,
+        typer.Option(help="Expose this top-level name even if labdeck would skip it."),
+    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Hide this top-level name.")] = None,
+) -> None:
+    """Serve a deck module: its instruments become web controls and an HTTP API."""
+    from labdeck.deck.load import DeckLoadError
+    from labdeck.server import load_deck, serve_deck
+
+    settings = _settings(data_dir, host=host, port=port)
+    try:
+        loaded = load_deck(deck, expose or (), exclude or ())
+        serve_deck(loaded, settings)
+    except (DeckLoadError, SettingsError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def demo(port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Serve the simulated demo lab on 127.0.0.1 and print the login."""
+    from labdeck.demo import DECK_MODULE
+    from labdeck.server import load_deck, serve_deck
+
+    settings = _settings(data_dir, port=port, host="127.0.0.1", demo_mode=True)
+    try:
+        serve_deck(load_deck(DECK_MODULE), settings)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def version() -> None:
+    """Print the labdeck version."""
+    typer.echo(__version__)
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDirOpt = None) -> None:
+    """Apply database migrations (the server also does this at start)."""
+    from labdeck.store.db import create_db_engine
+    from labdeck.store.migrate import current_revision, upgrade
+
+    settings = _settings(data_dir)
+    settings.prepare_data_dir()
+    engine = create_db_engine(settings.resolved_database_url())
+    upgrade(engine)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+def _auth_service(data_dir: Path | None) -> tuple[Settings, AuthService]:
+    from labdeck.auth.service import AuthService
+    from labdeck.store.db import create_db_engine
+    from labdeck.store.migrate import upgrade
+    from labdeck.store.repo_users import TokenRepository, UserRepository
+
+    settings = _settings(data_dir)
+    settings.prepare_data_dir()
+    engine = create_db_engine(settings.resolved_database_url())
+    upgrade(engine)
+    return settings, AuthService(
+        UserRepository(engine), TokenRepository(engine), settings.prepare_secret_key()
+    )
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin, operator or viewer.")] = "operator",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create a user."""
+    from labdeck.errors import LabdeckError
+
+    _, auth = _auth_service(data_dir)
+    try:
+        auth.create_user(name, password, role)
+    except LabdeckError as exc:
+        raise _fail(_describe(exc)) from exc
+    typer.echo(f"created {role} {name}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: str,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Set a user's password (signs the user out everywhere)."""
+    from labdeck.errors import LabdeckError
+
+    _, auth = _auth_service(data_dir)
+    try:
+        auth.update_user(name, password=password)
+    except LabdeckError as exc:
+        raise _fail(_describe(exc)) from exc
+    typer.echo(f"password of {name} changed")
+
+
+@token_app.command("create")
+def token_create(
+    user: str,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    ttl_days: Annotated[float | None, typer.Option(help="Lifetime in days.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create an API token for a user and print it (shown only once)."""
+    from labdeck.errors import LabdeckError
+
+    settings, auth = _auth_service(data_dir)
+    try:
+        record = auth.get_user(user)
+    except LabdeckError as exc:
+        raise _fail(_describe(exc)) from exc
+    issued = auth.issue_token(
+        record, kind="api", ttl=timedelta(days=ttl_days or settings.token_ttl_days), label=label
+    )
+    typer.echo(issued.token)
+
+
+def _describe(exc: Exception) -> str:
+    from labdeck.errors import InvalidInput
+
+    if isinstance(exc, InvalidInput):
+        fields = "; ".join(f"{f['field']}: {f['message']}" for f in exc.detail.get("fields", []))
+        return f"{exc}: {fields}" if fields else str(exc)
+    return str(exc)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

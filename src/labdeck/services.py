@@ -1,0 +1,85 @@
+"""The service container a running server holds, and how it is built.
+
+`build_services` prepares the data dir and secret key, opens the database, applies
+migrations, bootstraps the first admin, reconciles calls a crash left running, records the
+deck snapshot, and wires the executor and direct control. Routers and pages reach services
+only through this container.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from labdeck.auth.service import AuthService
+from labdeck.deck.bindings import Deck
+from labdeck.deck.control import DirectControl
+from labdeck.deck.executor import DeckExecutor
+from labdeck.errors import StructuredError
+from labdeck.settings import Settings
+from labdeck.store.db import create_db_engine
+from labdeck.store.migrate import upgrade
+from labdeck.store.repo_calls import CallRepository
+from labdeck.store.repo_deck import DeckSnapshotRepository
+from labdeck.store.repo_users import TokenRepository, UserRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    auth: AuthService
+    deck: Deck
+    executor: DeckExecutor
+    control: DirectControl
+    generated_admin_password: str | None = None
+    startup_notes: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.executor.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, deck: Deck) -> Services:
+    settings.prepare_data_dir()
+    secret_key = settings.prepare_secret_key()
+    engine = create_db_engine(settings.resolved_database_url())
+    upgrade(engine)
+
+    auth = AuthService(UserRepository(engine), TokenRepository(engine), secret_key)
+    generated = auth.bootstrap_admin(settings.admin_password)
+
+    calls = CallRepository(engine)
+    interrupted = calls.fail_unfinished(
+        error=StructuredError(
+            code="SERVER_RESTART",
+            message="the server stopped while this call was running; its outcome is unknown",
+            retryable=True,
+        ).model_dump(mode="json"),
+        ended_at=datetime.now(UTC),
+    )
+    notes = []
+    if interrupted:
+        notes.append(f"{interrupted} direct call(s) were running when the server stopped")
+    if DeckSnapshotRepository(engine).record(
+        deck.name, deck.fingerprint, deck.schema.model_dump(mode="json")
+    ):
+        notes.append(f"deck {deck.name!r} has a new interface (fingerprint {deck.fingerprint})")
+
+    executor = DeckExecutor()
+    control = DirectControl(deck, executor, calls, settings.call_lock_wait_s)
+    return Services(
+        settings=settings,
+        engine=engine,
+        auth=auth,
+        deck=deck,
+        executor=executor,
+        control=control,
+        generated_admin_password=generated,
+        startup_notes=notes,
+    )
