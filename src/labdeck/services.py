@@ -37,11 +37,13 @@ class Services:
     deck: Deck
     executor: DeckExecutor
     control: DirectControl
+    calls: CallRepository
     generated_admin_password: str | None = None
     startup_notes: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.executor.close()
+        self.calls.close()
         self.engine.dispose()
 
 
@@ -80,6 +82,7 @@ def build_services(settings: Settings, deck: Deck) -> Services:
         deck=deck,
         executor=executor,
         control=control,
+        calls=calls,
         generated_admin_password=generated,
         startup_notes=notes,
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from labdeck.api.deps import CurrentUser, Operator, ServicesDep
 from labdeck.api.openapi import AUTHED, errors
-from labdeck.api.schemas import CallOut, CallRequest, PropertyValue
+from labdeck.api.schemas import CallOut, CallRequest, PropertyValue, call_response
 from labdeck.auth.service import Principal, require_role
 from labdeck.deck.schema import InterfaceSchema
 
@@ -44,12 +44,12 @@ async def get_deck(_user: CurrentUser, services: ServicesDep) -> Any:
 )
 async def call_method(
     instrument: str, method: str, body: CallRequest, user: Operator, services: ServicesDep
-) -> CallOut:
+) -> Response:
     _check_force(user, body.force)
     record = await services.control.call_method(
         instrument, method, body.args, user=user.name, force=body.force
     )
-    return CallOut.of(record)
+    return call_response(record)
 
 
 @router.get(
@@ -61,9 +61,9 @@ async def call_method(
 )
 async def get_property(
     instrument: str, name: str, user: Operator, services: ServicesDep
-) -> CallOut:
+) -> Response:
     record = await services.control.get_property(instrument, name, user=user.name)
-    return CallOut.of(record)
+    return call_response(record)
 
 
 @router.put(
@@ -75,12 +75,12 @@ async def get_property(
 )
 async def set_property(
     instrument: str, name: str, body: PropertyValue, user: Operator, services: ServicesDep
-) -> CallOut:
+) -> Response:
     _check_force(user, body.force)
     record = await services.control.set_property(
         instrument, name, body.value, user=user.name, force=body.force
     )
-    return CallOut.of(record)
+    return call_response(record)
 
 
 @router.post(
@@ -92,9 +92,9 @@ async def set_property(
 )
 async def call_function(
     function: str, body: CallRequest, user: Operator, services: ServicesDep
-) -> CallOut:
+) -> Response:
     _check_force(user, body.force)
     record = await services.control.call_function(
         function, body.args, user=user.name, force=body.force
     )
-    return CallOut.of(record)
+    return call_response(record)

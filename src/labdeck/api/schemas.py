@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from labdeck.store.repo_calls import CallRecord
@@ -71,6 +72,11 @@ class CallOut(BaseModel):
             forced=record.forced,
             deck_fingerprint=record.deck_fingerprint,
         )
+
+
+def call_response(record: CallRecord) -> Response:
+    """A `Call` body serialized once (skips FastAPI's second validation of response_model)."""
+    return Response(CallOut.of(record).model_dump_json(), media_type="application/json")
 
 
 class CallPage(BaseModel):

@@ -75,9 +75,7 @@ class AuthService:
         self._tokens = tokens
         self._key = secret_key.encode("utf-8")
         self._hasher = PasswordHash((Argon2Hasher(),))
-        # Verifying against a real hash when the user does not exist keeps the timing of
-        # "no such user" and "wrong password" alike.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self._dummy_hash: str | None = None
         self._cache: dict[str, tuple[Principal, float, datetime]] = {}
         self._cache_lock = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
@@ -148,7 +146,7 @@ class AuthService:
         """Verify a login; raises NotAuthenticated (401) or RateLimited (429)."""
         self._check_not_throttled(name)
         user = self._users.get_by_name(name)
-        valid = self._hasher.verify(password, user.password_hash if user else self._dummy_hash)
+        valid = self._hasher.verify(password, user.password_hash if user else self._dummy())
         if user is None or not valid or user.disabled:
             self._note_failure(name)
             raise NotAuthenticated("wrong username or password", code="BAD_CREDENTIALS")
@@ -198,6 +196,14 @@ class AuthService:
         return revoked
 
     # --- helpers -------------------------------------------------------------------------
+
+    def _dummy(self) -> str:
+        """A real hash to verify against when the user does not exist, so that "no such
+        user" and "wrong password" take the same time. Made on first need: hashing is slow
+        and server start-up should not pay for it."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy_hash
 
     def _token_hash(self, token: str) -> str:
         return hmac.new(self._key, token.encode("utf-8"), hashlib.sha256).hexdigest()

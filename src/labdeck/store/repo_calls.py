@@ -1,7 +1,11 @@
 """Direct-call records: inserted before a call runs, finished after it.
 
-This is on the hot path of every direct call, so it uses SQLAlchemy Core statements with one
-short transaction each instead of ORM sessions.
+This is on the hot path of every direct call. Writes go through one long-lived connection
+with pre-built Core statements (a pool checkout and statement construction per write cost
+more than the write itself on SQLite); each write is still its own short, committed
+transaction. A lock serializes the connection between the deck thread and forced calls on
+side threads; a broken connection (e.g. PostgreSQL restarted) is replaced and the write
+retried once.
 """
 
 from __future__ import annotations
@@ -10,11 +14,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert, select, update
+import threading
+from collections.abc import Mapping
+
+from sqlalchemy import Connection, Engine, Executable, Table, bindparam, insert, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
 
 from labdeck.store.orm import Call
 
 _calls: Table = Call.__table__  # type: ignore[assignment]
+_INSERT = insert(_calls)
+_FINISH = (
+    update(_calls)
+    .where(_calls.c.id == bindparam("call_id"))
+    .values(
+        status=bindparam("new_status"),
+        output=bindparam("new_output"),
+        error=bindparam("new_error"),
+        ended_at=bindparam("new_ended_at"),
+        duration_s=bindparam("new_duration_s"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,29 @@ class CallRecord:
 class CallRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._writer: Connection | None = None
+        self._writer_lock = threading.Lock()
+
+    def _write(self, statement: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
+        with self._writer_lock:
+            for attempt in (1, 2):
+                if self._writer is None:
+                    self._writer = self._engine.connect()
+                try:
+                    with self._writer.begin():
+                        return self._writer.execute(statement, params)
+                except DBAPIError as exc:
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+                    self._writer.close()
+                    self._writer = None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def start(
         self,
@@ -50,22 +94,22 @@ class CallRepository:
         started_at: datetime,
     ) -> int:
         """Record a call as `running` and commit, before the driver is touched."""
-        with self._engine.begin() as connection:
-            result = connection.execute(
-                insert(_calls).values(
-                    kind=kind,
-                    target=target,
-                    args=args,
-                    status="running",
-                    started_at=started_at,
-                    user_name=user_name,
-                    forced=forced,
-                    deck_fingerprint=deck_fingerprint,
-                )
-            )
-            primary_key = result.inserted_primary_key
-            assert primary_key is not None
-            return int(primary_key[0])
+        result = self._write(
+            _INSERT,
+            {
+                "kind": kind,
+                "target": target,
+                "args": args,
+                "status": "running",
+                "started_at": started_at,
+                "user_name": user_name,
+                "forced": forced,
+                "deck_fingerprint": deck_fingerprint,
+            },
+        )
+        primary_key = result.inserted_primary_key
+        assert primary_key is not None
+        return int(primary_key[0])
 
     def finish(
         self,
@@ -77,18 +121,17 @@ class CallRepository:
         ended_at: datetime,
         duration_s: float,
     ) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                update(_calls)
-                .where(_calls.c.id == call_id)
-                .values(
-                    status=status,
-                    output=output,
-                    error=error,
-                    ended_at=ended_at,
-                    duration_s=duration_s,
-                )
-            )
+        self._write(
+            _FINISH,
+            {
+                "call_id": call_id,
+                "new_status": status,
+                "new_output": output,
+                "new_error": error,
+                "new_ended_at": ended_at,
+                "new_duration_s": duration_s,
+            },
+        )
 
     def get(self, call_id: int) -> CallRecord | None:
         with self._engine.connect() as connection:

@@ -1,0 +1,73 @@
+"""The command line: db upgrade, user add/passwd, token create."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from labdeck.cli import app
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.chdir(tmp_path)  # no stray .env; the default data dir lands in tmp
+    return CliRunner()
+
+
+def test_db_upgrade_creates_the_database(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert "revision 0001" in result.output
+    assert (tmp_path / "d" / "labdeck.db").exists()
+
+
+def test_user_add_then_token_create_gives_a_working_token(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data = str(tmp_path / "d")
+    added = runner.invoke(
+        app,
+        ["user", "add", "ada", "--role", "viewer", "--data-dir", data],
+        input="ada-password\nada-password\n",
+    )
+    assert added.exit_code == 0, added.output
+    created = runner.invoke(app, ["token", "create", "ada", "--data-dir", data])
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]
+
+    from labdeck.auth.service import AuthService
+    from labdeck.settings import Settings
+    from labdeck.store.db import create_db_engine
+    from labdeck.store.repo_users import TokenRepository, UserRepository
+
+    settings = Settings(_env_file=None, data_dir=Path(data))  # type: ignore[call-arg]
+    engine = create_db_engine(settings.resolved_database_url())
+    auth = AuthService(
+        UserRepository(engine), TokenRepository(engine), settings.prepare_secret_key()
+    )
+    principal = auth.resolve(token)
+    engine.dispose()
+    assert principal is not None
+    assert (principal.name, principal.role) == ("ada", "viewer")
+
+
+def test_user_errors_are_reported_without_a_traceback(runner: CliRunner, tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    short = runner.invoke(app, ["user", "add", "ada", "--data-dir", data], input="short\nshort\n")
+    assert short.exit_code == 1
+    assert "at least 8 characters" in short.output
+    unknown = runner.invoke(
+        app, ["user", "passwd", "nobody", "--data-dir", data], input="long-enough\nlong-enough\n"
+    )
+    assert unknown.exit_code == 1
+    assert "no user named 'nobody'" in unknown.output
+    missing = runner.invoke(app, ["token", "create", "nobody", "--data-dir", data])
+    assert missing.exit_code == 1
+
+
+def test_serve_reports_a_missing_deck_clearly(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", str(tmp_path / "nope.py"), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "nope.py" in result.output
