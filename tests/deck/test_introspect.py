@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import sys
 import textwrap
-import time
 import types
 import typing
 import unittest.mock
@@ -596,13 +595,9 @@ def test_name_overrides_the_module_name(ivoryos_deck: Deck) -> None:
 # --- PyLabRobot -----------------------------------------------------------------------------
 
 
-def test_pylabrobot_deck_is_introspected_quickly_with_async_methods() -> None:
+def test_pylabrobot_deck_is_introspected_with_async_methods() -> None:
     module = load_deck_module(str(DECKS / "plr_deck.py"))
-    started = time.perf_counter()
     deck = introspect_deck(module, expose=["lh", "plate_reader"])
-    elapsed = time.perf_counter() - started
-    # A loose bound, far above the ~0.3 s measured: only a pathological slowdown fails it.
-    assert elapsed < 2.0
     lh = deck.schema.instruments["lh"]
     reader = deck.schema.instruments["plate_reader"]
     assert lh.methods["setup"].async_ is True

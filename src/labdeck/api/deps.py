@@ -40,25 +40,27 @@ def authenticate(request: Request, services: Services) -> Principal | None:
     return None
 
 
-async def current_user(request: Request, services: ServicesDep) -> Principal:
-    principal = authenticate(request, services)
+async def current_user(request: Request) -> Principal:
+    # Each auth dependency reads the services itself instead of depending on get_services:
+    # FastAPI's dependency solving is a measurable part of every direct call.
+    principal = authenticate(request, request.app.state.services)
     if principal is None:
         raise NotAuthenticated("sign in first: send `Authorization: Bearer <token>`")
     return principal
 
 
-CurrentUser = Annotated[Principal, Depends(current_user)]
-
-
-async def operator_user(principal: CurrentUser) -> Principal:
+async def operator_user(request: Request) -> Principal:
+    principal = await current_user(request)
     require_role(principal, "operator")
     return principal
 
 
-async def admin_user(principal: CurrentUser) -> Principal:
+async def admin_user(request: Request) -> Principal:
+    principal = await current_user(request)
     require_role(principal, "admin")
     return principal
 
 
+CurrentUser = Annotated[Principal, Depends(current_user)]
 Operator = Annotated[Principal, Depends(operator_user)]
 Admin = Annotated[Principal, Depends(admin_user)]

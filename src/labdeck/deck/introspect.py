@@ -23,6 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from labdeck.deck.annotations import NO_HINT, type_name
 from labdeck.deck.bindings import (
     BoundCall,
     Deck,
@@ -30,15 +31,9 @@ from labdeck.deck.bindings import (
     MethodBinding,
     PropertyBinding,
 )
-from labdeck.deck.convert import (
-    NO_HINT,
-    build_call_spec,
-    make_value_converter,
-    resolve_hints,
-    schema_for,
-    type_name,
-)
+from labdeck.deck.convert import build_call_spec, make_value_converter, resolve_hints
 from labdeck.deck.docstrings import parse_doc
+from labdeck.deck.jsonschema import schema_for
 from labdeck.deck.load import deck_name
 from labdeck.deck.schema import (
     InstrumentSchema,
