@@ -10,7 +10,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from labdeck.store.db import create_db_engine
-from labdeck.store.migrate import current_revision, downgrade, head_revision, upgrade
+from labdeck.store.migrate import (
+    HEAD_REVISION,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
 from labdeck.store.orm import Base
 from labdeck.store.repo_calls import CallRepository
 from labdeck.store.repo_deck import DeckSnapshotRepository
@@ -31,6 +37,10 @@ def test_migrations_reach_head_and_match_the_orm(engine: Engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
     assert {"users", "tokens", "calls", "deck_snapshots"} <= set(inspect(engine).get_table_names())
+
+
+def test_the_fast_start_up_check_knows_the_newest_migration() -> None:
+    assert HEAD_REVISION == head_revision()
 
 
 def test_upgrade_twice_is_harmless_and_downgrade_removes_tables(engine: Engine) -> None:
