@@ -22,7 +22,8 @@ from labdeck.services import Services
 from labdeck.web import STATIC_DIR
 from labdeck.web.pages import router as pages_router
 
-ROUTERS = (health.router, auth.router, deck.router, calls.router, pages_router)
+# Direct calls are the hot path: their router is matched first (no paths overlap).
+ROUTERS = (deck.router, calls.router, auth.router, health.router, pages_router)
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"
 API_DESCRIPTION = """\

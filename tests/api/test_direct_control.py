@@ -241,6 +241,20 @@ def test_call_history_pages_with_a_cursor(client: TestClient) -> None:
     assert client.get("/api/calls/not-a-number").status_code == 404
 
 
+def test_call_history_filters_by_kind(client: TestClient) -> None:
+    call(client, "balance.weigh")
+    client.get("/api/instruments/hotplate/properties/temperature")
+    client.put("/api/instruments/hotplate/properties/target_temperature", json={"value": 40})
+
+    def kinds(*wanted: str) -> list[str]:
+        items = client.get("/api/calls", params={"kind": wanted}).json()["items"]
+        return [item["kind"] for item in items]
+
+    assert kinds("method") == ["method"]
+    assert kinds("property_get", "property_set") == ["property_set", "property_get"]
+    assert client.get("/api/calls", params={"kind": "nonsense"}).status_code == 422
+
+
 def test_deck_schema_has_a_fingerprint_and_every_demo_instrument(client: TestClient) -> None:
     deck = client.get("/api/deck").json()
     assert len(deck["fingerprint"]) == 16

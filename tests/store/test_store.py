@@ -40,7 +40,7 @@ def test_migrations_reach_head_and_match_the_orm(engine: Engine) -> None:
 
 
 def test_the_fast_start_up_check_knows_the_newest_migration() -> None:
-    assert HEAD_REVISION == head_revision()
+    assert head_revision() == HEAD_REVISION
 
 
 def test_upgrade_twice_is_harmless_and_downgrade_removes_tables(engine: Engine) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from labdeck.api.deps import CurrentUser, ServicesDep
 from labdeck.api.openapi import AUTHED, errors
 from labdeck.api.schemas import CallOut, CallPage
+from labdeck.deck.control import CallKind
 
 router = APIRouter(prefix="/api", tags=["calls"])
 
@@ -27,9 +28,13 @@ async def list_calls(
     target: str | None = Query(default=None, description="e.g. `pump.dispense`"),
     status: Literal["running", "completed", "failed"] | None = None,
     user: str | None = Query(default=None, description="Only calls made by this user"),
+    kind: Annotated[
+        list[CallKind] | None,
+        Query(description="Only these kinds; repeat for several (`?kind=method&kind=function`)"),
+    ] = None,
 ) -> CallPage:
     page, next_cursor = services.control.list_calls(
-        limit=limit, cursor=cursor, target=target, status=status, user=user
+        limit=limit, cursor=cursor, target=target, status=status, user=user, kinds=kind
     )
     return CallPage(items=[CallOut.of(r) for r in page], next_cursor=next_cursor)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -104,12 +104,18 @@ class DirectControl:
         target: str | None = None,
         status: str | None = None,
         user: str | None = None,
+        kinds: Sequence[CallKind] | None = None,
     ) -> tuple[list[CallRecord], str | None]:
         """A page of calls, newest first, and the cursor of the next page (None at the end)."""
         limit = max(1, min(limit, MAX_CALL_PAGE))
         before = int(cursor) if cursor and cursor.isdigit() else None
         records = self._calls.list(
-            limit=limit + 1, before_id=before, target=target, status=status, user_name=user
+            limit=limit + 1,
+            before_id=before,
+            target=target,
+            status=status,
+            user_name=user,
+            kinds=kinds,
         )
         page = records[:limit]
         return page, (str(page[-1].id) if len(records) > limit else None)

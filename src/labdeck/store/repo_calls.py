@@ -10,12 +10,11 @@ retried once.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import threading
-from collections.abc import Mapping
 
 from sqlalchemy import Connection, Engine, Executable, Table, bindparam, insert, select, update
 from sqlalchemy.engine import CursorResult
@@ -146,6 +145,7 @@ class CallRepository:
         target: str | None = None,
         status: str | None = None,
         user_name: str | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[CallRecord]:
         """Newest first; `before_id` is the cursor (ids below it)."""
         query = select(_calls).order_by(_calls.c.id.desc()).limit(limit)
@@ -157,6 +157,8 @@ class CallRepository:
             query = query.where(_calls.c.status == status)
         if user_name is not None:
             query = query.where(_calls.c.user_name == user_name)
+        if kinds:
+            query = query.where(_calls.c.kind.in_(list(kinds)))
         with self._engine.connect() as connection:
             rows = connection.execute(query).all()
         return [CallRecord(**row._mapping) for row in rows]
