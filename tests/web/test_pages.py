@@ -433,15 +433,6 @@ def test_cross_origin_post_is_refused(operator_client: TestClient, services: Ser
     assert same_site.status_code == 200
 
 
-def test_docs_render_backticks_as_code_and_escape_the_rest() -> None:
-    from labdeck.web.forms import doc_html
-
-    assert str(doc_html("call `setup()` <b>first</b>")) == (
-        "call <code>setup()</code> &lt;b&gt;first&lt;/b&gt;"
-    )
-    assert str(doc_html("a `b")) == "a `b"
-
-
 # --- a deck with the unusual cases the demo does not have -----------------------------------
 
 ODD_DECK = '''

@@ -4,9 +4,6 @@ Owns the widget rules of the Devices page and the conversion of what a browser s
 the `args` object of a call. Pure functions, no web framework: the page routes and the tests
 call them directly.
 
-It also turns docstring text into the help text shown next to controls (`doc_summary`,
-`doc_paragraphs`, `doc_html`: backticked names as code, everything else escaped).
-
 Widget rules: Enum/Literal/const → `select` (labels shown, JSON values submitted); bool →
 `checkbox` (a hidden "false" precedes it, so unchecked submits false); int/float → `number`;
 str → `text`; anything else (lists, tuples, sets, dicts, unions, unannotated) → `json`.
@@ -23,8 +20,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from markupsafe import Markup
 
 from labdeck.deck.schema import MethodSchema, ParamInfo, PropertySchema
 
@@ -466,41 +461,3 @@ def form_to_args(
         else:
             args[name] = value
     return args, problems
-
-
-# --- help text ------------------------------------------------------------------------------
-
-
-def doc_summary(doc: str) -> str:
-    """The first paragraph of a docstring, on one line."""
-    return doc.strip().split("\n\n", 1)[0].replace("\n", " ")
-
-
-def doc_paragraphs(doc: str) -> list[str]:
-    """The long description of a docstring (after the summary) as paragraphs.
-
-    Docstrings are wrapped by hand at ~100 columns; those line breaks are joined so the text
-    flows in the card. Bulleted lines keep their own line.
-    """
-    blocks = doc.strip().split("\n\n")[1:]
-    paragraphs = []
-    for block in blocks:
-        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
-        text = ""
-        for line in lines:
-            bullet = line[:2] in ("- ", "* ", "• ") or (line[:1].isdigit() and line[1:3] == ". ")
-            text += ("\n" if bullet and text else " " if text else "") + line
-        if text:
-            paragraphs.append(text)
-    return paragraphs
-
-
-def doc_html(text: str) -> Markup:
-    """Docstring text with `backticked` names shown as code; everything else escaped."""
-    parts = text.split("`")
-    if len(parts) % 2 == 0:  # an unpaired backtick: show the text as written
-        return Markup.escape(text)
-    return Markup("").join(
-        Markup("<code>{}</code>").format(part) if index % 2 else Markup.escape(part)
-        for index, part in enumerate(parts)
-    )

@@ -33,15 +33,8 @@ from labdeck.errors import InvalidInput, LabdeckError, NotAuthenticated, NotFoun
 from labdeck.services import Services
 from labdeck.store.repo_calls import CallRecord
 from labdeck.web import TEMPLATES_DIR
-from labdeck.web.forms import (
-    FormField,
-    FormSpec,
-    FormValue,
-    doc_html,
-    doc_paragraphs,
-    doc_summary,
-    form_to_args,
-)
+from labdeck.web.forms import FormField, FormSpec, FormValue, form_to_args
+from labdeck.web.helptext import doc_html, doc_paragraphs, doc_summary
 
 router = APIRouter(include_in_schema=False)
 
