@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -125,13 +127,9 @@ def user_add(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Create a user."""
-    from labdeck.errors import LabdeckError
-
     _, auth = _auth_service(data_dir)
-    try:
+    with _reported_errors():
         auth.create_user(name, password, role)
-    except LabdeckError as exc:
-        raise _fail(_describe(exc)) from exc
     typer.echo(f"created {role} {name}")
 
 
@@ -144,13 +142,9 @@ def user_passwd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Set a user's password (signs the user out everywhere)."""
-    from labdeck.errors import LabdeckError
-
     _, auth = _auth_service(data_dir)
-    try:
+    with _reported_errors():
         auth.update_user(name, password=password)
-    except LabdeckError as exc:
-        raise _fail(_describe(exc)) from exc
     typer.echo(f"password of {name} changed")
 
 
@@ -162,17 +156,24 @@ def token_create(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Create an API token for a user and print it (shown only once)."""
-    from labdeck.errors import LabdeckError
-
     settings, auth = _auth_service(data_dir)
-    try:
+    with _reported_errors():
         record = auth.get_user(user)
-    except LabdeckError as exc:
-        raise _fail(_describe(exc)) from exc
     issued = auth.issue_token(
         record, kind="api", ttl=timedelta(days=ttl_days or settings.token_ttl_days), label=label
     )
     typer.echo(issued.token)
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Turn a refused request into a red message and exit code 1 instead of a traceback."""
+    from labdeck.errors import LabdeckError
+
+    try:
+        yield
+    except LabdeckError as exc:
+        raise _fail(_describe(exc)) from exc
 
 
 def _describe(exc: Exception) -> str:

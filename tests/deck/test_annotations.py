@@ -6,7 +6,6 @@ annotations: resolving them is part of what is tested.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import Enum, IntEnum
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -14,9 +13,7 @@ import pytest
 from pydantic import Field
 
 from labdeck.deck.annotations import enum_json_schema
-from labdeck.deck.bindings import BoundCall
-from labdeck.deck.convert import CallSpec, build_call_spec, make_converter
-from labdeck.errors import InvalidInput
+from tests.deck.helpers import fields_of, spec, value_of
 
 
 class Solvent(Enum):
@@ -41,26 +38,6 @@ class Swapped(Enum):
 
     A = "B"
     B = "C"
-
-
-def call(func: Callable[..., Any], args: Any) -> BoundCall:
-    return make_converter(func, target="t")(args)
-
-
-def value_of(func: Callable[..., Any], raw: Any, name: str = "x") -> Any:
-    return call(func, {name: raw}).kwargs[name]
-
-
-def fields_of(func: Callable[..., Any], args: Any) -> list[dict[str, Any]]:
-    with pytest.raises(InvalidInput) as caught:
-        call(func, args)
-    assert caught.value.message == "invalid arguments for t"
-    fields: list[dict[str, Any]] = caught.value.detail["fields"]
-    return fields
-
-
-def spec(func: Callable[..., Any]) -> CallSpec:
-    return build_call_spec(func, target="t")
 
 
 # --- literals -------------------------------------------------------------------------------

@@ -17,15 +17,13 @@ import annotated_types
 import pytest
 from pydantic import BaseModel, Field
 
-from labdeck.deck.bindings import BoundCall
 from labdeck.deck.convert import (
-    CallSpec,
     build_call_spec,
-    make_converter,
     make_value_converter,
 )
 from labdeck.deck.jsonschema import schema_for
 from labdeck.errors import InvalidInput
+from tests.deck.helpers import call, fields_of, spec, value_of
 
 
 class Solvent(Enum):
@@ -45,26 +43,6 @@ class Point(BaseModel):
 class Tree(BaseModel):
     label: str
     children: list[Tree] = []
-
-
-def call(func: Callable[..., Any], args: Any) -> BoundCall:
-    return make_converter(func, target="t")(args)
-
-
-def value_of(func: Callable[..., Any], raw: Any, name: str = "x") -> Any:
-    return call(func, {name: raw}).kwargs[name]
-
-
-def fields_of(func: Callable[..., Any], args: Any) -> list[dict[str, Any]]:
-    with pytest.raises(InvalidInput) as caught:
-        call(func, args)
-    assert caught.value.message == "invalid arguments for t"
-    fields: list[dict[str, Any]] = caught.value.detail["fields"]
-    return fields
-
-
-def spec(func: Callable[..., Any]) -> CallSpec:
-    return build_call_spec(func, target="t")
 
 
 # --- scalars --------------------------------------------------------------------------------

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import sys
-import textwrap
 import types
 import typing
 import unittest.mock
-from collections.abc import Awaitable, Iterator, Mapping
+from collections.abc import Awaitable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TypedDict
@@ -20,6 +19,7 @@ from labdeck.deck.bindings import Deck
 from labdeck.deck.introspect import describe_return, introspect_deck, is_async_callable
 from labdeck.deck.load import load_deck_module
 from labdeck.errors import InvalidInput, NotFound
+from tests.deck.helpers import write
 
 DECKS = Path(__file__).parent.parent / "decks"
 
@@ -27,23 +27,6 @@ DECKS = Path(__file__).parent.parent / "decks"
 @pytest.fixture(scope="module")
 def ivoryos_deck() -> Deck:
     return introspect_deck(load_deck_module(str(DECKS / "ivoryos_style_deck.py")))
-
-
-@pytest.fixture
-def deck_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A folder for deck files; what they import is forgotten afterwards."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    yield tmp_path
-    for name, module in list(sys.modules.items()):
-        if (getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
-            del sys.modules[name]
-
-
-def write(folder: Path, name: str, source: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
 
 
 def module_with(name: str = "odd_deck", **members: Any) -> types.ModuleType:

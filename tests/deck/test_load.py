@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,26 +16,7 @@ from labdeck.deck.load import (
     loading_deck,
     module_from_caller,
 )
-
-
-@pytest.fixture
-def deck_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A folder for deck files; what they import is forgotten afterwards."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    folder = tmp_path / "lab"
-    folder.mkdir()
-    yield folder
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if file.startswith(str(tmp_path)):
-            del sys.modules[name]
-
-
-def write(folder: Path, name: str, source: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
+from tests.deck.helpers import write
 
 
 def test_a_file_is_imported_under_its_stem_with_siblings_importable(deck_dir: Path) -> None:

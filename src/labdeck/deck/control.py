@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from labdeck.deck.bindings import Deck
+from labdeck.deck.bindings import Deck, MethodBinding
 from labdeck.deck.executor import DeckExecutor
 from labdeck.deck.jsonsafe import to_jsonable
 from labdeck.errors import NotFound, StructuredError, error_from_exception
@@ -44,23 +44,26 @@ class DirectControl:
         force: bool = False,
     ) -> CallRecord:
         binding = self.deck.method(instrument, method)
-        bound = binding.convert(raw_args)
-        return await self._run(
-            "method",
-            binding.target,
-            bound.recorded,
-            lambda: self.executor.invoke(binding.func, bound.args, bound.kwargs),
-            user=user,
-            force=force,
-        )
+        return await self._call("method", binding, raw_args, user=user, force=force)
 
     async def call_function(
         self, name: str, raw_args: Mapping[str, Any], *, user: str | None, force: bool = False
     ) -> CallRecord:
         binding = self.deck.function(name)
+        return await self._call("function", binding, raw_args, user=user, force=force)
+
+    async def _call(
+        self,
+        kind: CallKind,
+        binding: MethodBinding,
+        raw_args: Mapping[str, Any],
+        *,
+        user: str | None,
+        force: bool,
+    ) -> CallRecord:
         bound = binding.convert(raw_args)
         return await self._run(
-            "function",
+            kind,
             binding.target,
             bound.recorded,
             lambda: self.executor.invoke(binding.func, bound.args, bound.kwargs),

@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypedDict
 from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
@@ -209,13 +209,7 @@ async def login(
     issued = services.auth.issue_token(user, kind="session", ttl=ttl, label="browser session")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE,
-        issued.token,
-        max_age=int(ttl.total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
+        SESSION_COOKIE, issued.token, max_age=int(ttl.total_seconds()), **_cookie_flags(request)
     )
     return response
 
@@ -226,14 +220,25 @@ async def logout(request: Request, services: ServicesDep) -> Response:
     if token:
         services.auth.revoke(token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    response.delete_cookie(SESSION_COOKIE, **_cookie_flags(request))
     return response
+
+
+def _cookie_flags(request: Request) -> _CookieFlags:
+    """The session cookie's flags, the same when it is set and when it is cleared."""
+    return {
+        "path": "/",
+        "httponly": True,
+        "samesite": "lax",
+        "secure": request.url.scheme == "https",
+    }
+
+
+class _CookieFlags(TypedDict):
+    path: str
+    httponly: bool
+    samesite: Literal["lax", "strict", "none"]
+    secure: bool
 
 
 @router.get("/")
