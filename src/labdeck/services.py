@@ -68,10 +68,14 @@ def build_services(settings: Settings, deck: Deck) -> Services:
     notes = []
     if interrupted:
         notes.append(f"{interrupted} direct call(s) were running when the server stopped")
-    if DeckSnapshotRepository(engine).record(
-        deck.name, deck.fingerprint, deck.schema.model_dump(mode="json")
-    ):
-        notes.append(f"deck {deck.name!r} has a new interface (fingerprint {deck.fingerprint})")
+    snapshots = DeckSnapshotRepository(engine)
+    previous = snapshots.fingerprints(deck.name)
+    snapshots.record(deck.name, deck.fingerprint, deck.schema.model_dump(mode="json"))
+    if previous and previous[0] != deck.fingerprint:
+        notes.append(
+            f"the deck's interface changed since the last start "
+            f"(fingerprint {previous[0]} -> {deck.fingerprint})"
+        )
 
     executor = DeckExecutor()
     control = DirectControl(deck, executor, calls, settings.call_lock_wait_s)

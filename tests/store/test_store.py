@@ -179,5 +179,7 @@ def test_deck_snapshots_are_kept_per_new_fingerprint(engine: Engine) -> None:
     assert snapshots.record("bench", "f1", {"name": "bench", "v": 1}) is False
     assert snapshots.record("bench", "f2", {"name": "bench", "v": 2}) is True
     assert snapshots.fingerprints("bench") == ["f2", "f1"]
+    snapshots.record("bench", "f1", {"name": "bench", "v": 1})  # the old interface is back
+    assert snapshots.fingerprints("bench") == ["f1", "f2"]
     assert snapshots.get("bench", "f1") == {"name": "bench", "v": 1}
     assert snapshots.get("bench", "nope") is None

@@ -6,6 +6,9 @@ up-to-date database checks the stored revision with one query (start-up time mat
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration's revision; a test keeps it equal to Alembic's head.
 HEAD_REVISION = "0001"
@@ -49,16 +53,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return
     from alembic import command
 
+    before = current_revision(engine)
     config = alembic_config()
-    with engine.begin() as connection:
+    with _quiet_alembic(), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    log.info("database schema upgraded from %s to %s", before or "empty", current_revision(engine))
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     config = alembic_config()
-    with engine.begin() as connection:
+    with _quiet_alembic(), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs its plugin set-up at INFO; operators need one line, which we write."""
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(level)

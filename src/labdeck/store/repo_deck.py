@@ -15,7 +15,11 @@ class DeckSnapshotRepository:
         self._sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
 
     def record(self, name: str, fingerprint: str, schema: dict[str, Any]) -> bool:
-        """Store the schema if this fingerprint is new for the deck; returns True if new."""
+        """Store the schema if this fingerprint is new for the deck; returns True if new.
+
+        The newest snapshot is the last one seen, so `fingerprints()[0]` is the interface the
+        server last started with.
+        """
         with self._sessions() as session:
             existing = session.scalar(
                 select(DeckSnapshot).where(
@@ -40,11 +44,11 @@ class DeckSnapshotRepository:
             return dict(snapshot.schema_json) if snapshot is not None else None
 
     def fingerprints(self, name: str) -> list[str]:
-        """Known fingerprints of a deck, newest first."""
+        """Known fingerprints of a deck, the one seen most recently first."""
         with self._sessions() as session:
             rows = session.scalars(
                 select(DeckSnapshot.fingerprint)
                 .where(DeckSnapshot.name == name)
-                .order_by(DeckSnapshot.first_seen_at.desc(), DeckSnapshot.id.desc())
+                .order_by(DeckSnapshot.last_seen_at.desc(), DeckSnapshot.id.desc())
             )
             return list(rows)
