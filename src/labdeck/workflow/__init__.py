@@ -1,0 +1,1 @@
+"""Workflows: the stored format, validation against a deck, expressions, Python export/import."""
