@@ -19,7 +19,9 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
 def test_db_upgrade_creates_the_database(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    from labdeck.store.migrate import HEAD_REVISION
+
+    assert f"revision {HEAD_REVISION}" in result.output
     assert (tmp_path / "d" / "labdeck.db").exists()
 
 
@@ -71,3 +73,40 @@ def test_serve_reports_a_missing_deck_clearly(runner: CliRunner, tmp_path: Path)
     result = runner.invoke(app, ["serve", str(tmp_path / "nope.py"), "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "nope.py" in result.output
+
+
+IVORYOS_FIXTURES = Path(__file__).parent / "workflow" / "fixtures" / "ivoryos"
+
+
+def test_import_ivoryos_writes_our_format(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "example.json"
+    result = runner.invoke(
+        app, ["import-ivoryos", str(IVORYOS_FIXTURES / "example.json"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    from labdeck.workflow.model import WorkflowDocument
+
+    document = WorkflowDocument.model_validate(json.loads(out.read_text()))
+    assert [step.target for step in document.script] == [
+        "sdl.dose_solid",
+        "sdl.dose_solvent",
+        "sdl.analyze",
+    ]
+
+
+def test_import_ivoryos_exits_2_and_reports_what_it_dropped(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["import-ivoryos", str(IVORYOS_FIXTURES / "broken_unknown_action.json")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output
+
+
+def test_import_ivoryos_exits_1_when_nothing_converts(runner: CliRunner, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    result = runner.invoke(app, ["import-ivoryos", str(empty)])
+    assert result.exit_code == 1
+    assert "nothing could be converted" in result.output

@@ -57,6 +57,10 @@ def serve(
         typer.Option(help="Expose this top-level name even if labdeck would skip it."),
     ] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Hide this top-level name.")] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(help="Folder of workflow files (JSON or Python) to load into the library."),
+    ] = None,
 ) -> None:
     """Serve a deck module: its instruments become web controls and an HTTP API."""
     from labdeck.deck.load import DeckLoadError
@@ -65,7 +69,7 @@ def serve(
     settings = _settings(data_dir, host=host, port=port)
     try:
         loaded = load_deck(deck, expose or (), exclude or ())
-        serve_deck(loaded, settings)
+        serve_deck(loaded, settings, templates)
     except (DeckLoadError, SettingsError, ValueError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -87,6 +91,55 @@ def demo(port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
 def version() -> None:
     """Print the labdeck version."""
     typer.echo(__version__)
+
+
+@app.command("import-ivoryos")
+def import_ivoryos_file(
+    file: Annotated[Path, typer.Argument(help="An IvoryOS workflow JSON file.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the converted workflow here (default: stdout).")
+    ] = None,
+) -> None:
+    """Convert an IvoryOS workflow JSON to a labdeck.workflow/1 document.
+
+    The report of anything not converted goes to stderr. Exit code 0: fully converted;
+    2: converted with errors (see the report); 1: nothing could be converted.
+    """
+    import json
+
+    from labdeck.workflow.import_ivoryos import import_ivoryos
+    from labdeck.workflow.report import ImportFailed, ImportNote
+
+    def report(notes: list[ImportNote]) -> None:
+        for note in notes:
+            where = f"line {note.line}" if note.line is not None else note.where or "document"
+            typer.secho(
+                f"{note.severity}: {where}: {note.message}",
+                err=True,
+                fg=typer.colors.RED if note.severity == "error" else typer.colors.YELLOW,
+            )
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot read {file}: {exc}") from exc
+    try:
+        result = import_ivoryos(data)
+    except ImportFailed as exc:
+        report(exc.report)
+        raise _fail(f"nothing could be converted from {file}: {exc}") from exc
+    if result.document is None:
+        report(result.report)
+        raise _fail(f"nothing could be converted from {file}")
+    text = result.document.model_dump_json(by_alias=True, exclude_defaults=True, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+    report(result.report)
+    if result.errors:
+        raise typer.Exit(code=2)
 
 
 @db_app.command("upgrade")

@@ -11,6 +11,7 @@ Owns:
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -140,3 +141,26 @@ def error_body(
     return {
         "error": {"code": code, "message": message, "retryable": retryable, "detail": detail or {}}
     }
+
+
+REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
+
+
+def field_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic/FastAPI errors as `[{"field", "message", "type"}]` with dotted field paths.
+
+    The request part (`body`, `query`, ...) that FastAPI puts first is left out.
+    """
+    problems = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in REQUEST_PARTS:
+            loc = loc[1:]
+        problems.append(
+            {
+                "field": ".".join(loc) or "(request)",
+                "message": str(error.get("msg", "invalid")),
+                "type": str(error.get("type", "invalid")),
+            }
+        )
+    return problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -38,9 +39,18 @@ def load_deck(
     )
 
 
-def prepare(settings: Settings, deck: Deck) -> Services:
-    """Build the services and tell the person at the terminal how to log in."""
+def prepare(settings: Settings, deck: Deck, templates: Path | None = None) -> Services:
+    """Build the services, load templates, and tell the person at the terminal how to log in."""
     services = build_services(settings, deck)
+    if templates is not None:
+        from labdeck.workflow.templates import load_templates
+
+        outcomes = load_templates(services.workflows, templates)
+        counts = Counter(outcome.outcome for outcome in outcomes)
+        services.startup_notes.append(
+            f"templates from {templates}: "
+            + ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+        )
     password = services.generated_admin_password
     password_file = settings.data_dir / DEMO_PASSWORD_FILE
     if settings.demo_mode:
@@ -66,9 +76,9 @@ def prepare(settings: Settings, deck: Deck) -> Services:
     return services
 
 
-def serve_deck(deck: Deck, settings: Settings) -> None:
+def serve_deck(deck: Deck, settings: Settings, templates: Path | None = None) -> None:
     configure_logging(settings)
-    services = prepare(settings, deck)
+    services = prepare(settings, deck, templates)
     app = create_app(services)
     config = uvicorn.Config(
         app,
@@ -90,12 +100,13 @@ def run(
     data_dir: str | Path | None = None,
     expose: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    templates: str | Path | None = None,
     **settings_overrides: Any,
 ) -> None:
     """Serve the calling deck module: put `labdeck.run(__name__)` at the end of it.
 
     When `labdeck serve deck.py` imports that module, this call returns at once, so the
-    module can be used both ways.
+    module can be used both ways. A relative `templates` folder is found next to the deck file.
     """
     if is_loading_deck():
         return
@@ -108,7 +119,11 @@ def run(
         overrides["data_dir"] = Path(data_dir)
     settings = get_settings().model_copy(update=overrides)
     deck = load_deck(module_from_caller(module), expose, exclude)
+    folder = Path(templates) if templates is not None else None
+    deck_file = getattr(deck.module, "__file__", None)
+    if folder is not None and not folder.is_absolute() and deck_file:
+        folder = Path(deck_file).resolve().parent / folder
     try:
-        serve_deck(deck, settings)
+        serve_deck(deck, settings, folder)
     except KeyboardInterrupt:
         sys.exit(0)

@@ -25,6 +25,8 @@ from labdeck.store.migrate import upgrade
 from labdeck.store.repo_calls import CallRepository
 from labdeck.store.repo_deck import DeckSnapshotRepository
 from labdeck.store.repo_users import TokenRepository, UserRepository
+from labdeck.store.repo_workflows import WorkflowRepository
+from labdeck.workflow.library import WorkflowLibrary
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class Services:
     executor: DeckExecutor
     control: DirectControl
     calls: CallRepository
+    workflows: WorkflowLibrary
     generated_admin_password: str | None = None
     startup_notes: list[str] = field(default_factory=list)
 
@@ -87,6 +90,7 @@ def build_services(settings: Settings, deck: Deck) -> Services:
         executor=executor,
         control=control,
         calls=calls,
+        workflows=WorkflowLibrary(WorkflowRepository(engine), deck),
         generated_admin_password=generated,
         startup_notes=notes,
     )

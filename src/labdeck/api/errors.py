@@ -8,14 +8,13 @@ server log).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from labdeck.errors import LabdeckError, error_body
+from labdeck.errors import LabdeckError, error_body, field_problems
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +31,6 @@ HTTP_CODES = {
     429: "RATE_LIMITED",
     500: "INTERNAL_ERROR",
 }
-REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
-
-
-def field_problems(errors: list[Any]) -> list[dict[str, Any]]:
-    """Pydantic/FastAPI errors as `[{"field", "message", "type"}]` with dotted field paths."""
-    problems = []
-    for error in errors:
-        loc = [str(part) for part in error.get("loc", ())]
-        if loc and loc[0] in REQUEST_PARTS:
-            loc = loc[1:]
-        problems.append(
-            {
-                "field": ".".join(loc) or "(request)",
-                "message": str(error.get("msg", "invalid")),
-                "type": str(error.get("type", "invalid")),
-            }
-        )
-    return problems
 
 
 async def _labdeck_error(_request: Request, exc: Exception) -> JSONResponse:

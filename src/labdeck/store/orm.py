@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -124,3 +125,38 @@ class DeckSnapshot(Base):
     schema_json: Mapped[dict[str, Any]] = mapped_column("schema", JsonColumn)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Workflow(Base):
+    """A workflow in the library: its editable draft and which version is active."""
+
+    __tablename__ = "workflows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JsonColumn, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    deck_name: Mapped[str] = mapped_column(String(128), default="")
+    draft: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
+    draft_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    draft_updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    active_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class WorkflowVersion(Base):
+    """A published version: immutable (database triggers refuse updates and deletes)."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("workflow_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    deck_name: Mapped[str] = mapped_column(String(128), default="")
+    deck_fingerprint: Mapped[str] = mapped_column(String(32), default="")
