@@ -14,16 +14,25 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from labdeck import __version__
-from labdeck.api import auth, calls, deck, health
+from labdeck.api import auth, calls, deck, health, workflows
 from labdeck.api.errors import install_error_handlers
 from labdeck.api.openapi import use_error_shape_for_validation
 from labdeck.api.security import CrossOriginGuard
 from labdeck.services import Services
 from labdeck.web import STATIC_DIR
+from labdeck.web.design import router as design_router
 from labdeck.web.pages import router as pages_router
 
 # Direct calls are the hot path: their router is matched first (no paths overlap).
-ROUTERS = (deck.router, calls.router, auth.router, health.router, pages_router)
+ROUTERS = (
+    deck.router,
+    calls.router,
+    workflows.router,
+    auth.router,
+    health.router,
+    pages_router,
+    design_router,
+)
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"
 API_DESCRIPTION = """\
