@@ -318,3 +318,55 @@ def test_drift_names_the_steps_a_deck_change_broke(make_services, tmp_path: Path
         assert "dispense" in view["drift"][0]["message"]
         version = client.get("/api/workflows/pump once/versions/1").json()
         assert [p["step"] for p in version["drift"]] == ["go"]
+
+
+IVORYOS = Path(__file__).resolve().parents[1] / "workflow" / "fixtures" / "ivoryos"
+
+
+def test_import_an_ivoryos_workflow_with_markers_nested_two_deep(client: TestClient) -> None:
+    payload = json.loads((IVORYOS / "nested_blocks.json").read_text())
+    response = client.post("/api/workflows/import", json=payload)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    script = body["draft"]["script"]
+    outer = next(step for step in script if step["kind"] == "if")
+    inner = next(step for step in outer["then"] + outer.get("else", []) if step["kind"] == "while")
+    assert any(step["kind"] == "repeat" for step in inner["do"])
+    assert any(
+        "max_iterations" in note["message"] or "cap" in note["message"] for note in body["report"]
+    )
+    assert client.get(f"/api/workflows/{body['id']}").status_code == 200
+
+
+def test_an_unconvertible_ivoryos_action_is_reported_not_dropped(client: TestClient) -> None:
+    payload = json.loads((IVORYOS / "broken_unknown_action.json").read_text())
+    response = client.post("/api/workflows/import", json=payload)
+    assert response.status_code == 201, response.text
+    errors = [note for note in response.json()["report"] if note["severity"] == "error"]
+    assert errors
+    assert all(note["where"] for note in errors)
+
+
+def test_import_a_python_function_and_fail_loudly_on_nothing(client: TestClient) -> None:
+    source = textwrap.dedent(
+        """
+        def weigh_twice(amount_mg: float = 5.0):
+            balance.tare()
+            first = balance.dose_solid(amount_mg=amount_mg)
+            for _ in range(2):
+                mass = balance.weigh()
+            return {"first": first}
+        """
+    )
+    response = client.post("/api/workflows/import", json={"python": source})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["name"] == "weigh_twice"
+    assert [step["kind"] for step in body["draft"]["script"]] == ["call", "call", "repeat"]
+    assert body["draft"]["parameters"] == [{"name": "amount_mg", "default": 5.0}]
+    nothing = client.post("/api/workflows/import", json={"python": "x = 1\n"})
+    assert nothing.status_code == 422
+    assert nothing.json()["error"]["code"] == "IMPORT_FAILED"
+    broken = client.post("/api/workflows/import", json={"python": "def f(:\n"})
+    assert broken.status_code == 422
+    assert "line 1" in json.dumps(broken.json())
