@@ -34,12 +34,14 @@ class ServerProcess:
         env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
+        self.data_dir = data_dir
         self.admin_password = admin_password
         self.extra_env = env or {}
         self.args = [*args, "--port", str(self.port), "--data-dir", str(data_dir)]
         self.cwd = cwd
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[str] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
         self.output = ""
 
     def start(self, command: Sequence[str] | None = None, timeout_s: float = 20) -> ServerProcess:
@@ -54,25 +56,23 @@ class ServerProcess:
             env["LABDECK_ADMIN_PASSWORD"] = self.admin_password
         env.update(self.extra_env)
         argv = list(command) if command else [sys.executable, "-m", "labdeck", *self.args]
-        self.process = subprocess.Popen(
-            argv,
-            cwd=self.cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # A file, not a pipe: a long-running server must never block on a full pipe.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / f"server-{self.port}.log"
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                argv, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.read_output()}")
+                raise AssertionError(f"server exited early:\n{self._collect()}")
             try:
                 if httpx.get(f"{self.base_url}/api/health", timeout=0.5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"server did not start:\n{self.output}")
+        raise AssertionError(f"server did not start:\n{self.stop()}")
 
     def token(self, password: str | None = None) -> dict[str, str]:
         response = httpx.post(
@@ -94,15 +94,19 @@ class ServerProcess:
         return self._collect()
 
     def read_output(self) -> str:
-        return self._collect() if self.process is not None else self.output
+        """What the server printed so far (it may still be running)."""
+        if self.log_path is not None and self.log_path.exists():
+            return self.log_path.read_text(errors="replace")
+        return self.output
 
     def _collect(self) -> str:
-        """Wait for the process and read (and close) its output pipe."""
+        """Wait for the process to end and read what it printed."""
         assert self.process is not None
         try:
-            out, _ = self.process.communicate(timeout=10)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            out, _ = self.process.communicate(timeout=5)
-        self.output += out or ""
+            self.process.wait(timeout=5)
+        if self.log_path is not None and self.log_path.exists():
+            self.output = self.log_path.read_text(errors="replace")
         return self.output

@@ -28,6 +28,7 @@ app.add_typer(token_app, name="token")
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")]
+PasswordOpt = Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data folder [default: ./labdeck_data].")
 ]
@@ -174,9 +175,7 @@ def _auth_service(data_dir: Path | None) -> tuple[Settings, AuthService]:
 def user_add(
     name: str,
     role: Annotated[str, typer.Option(help="admin, operator or viewer.")] = "operator",
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ] = "",
+    password: PasswordOpt = "",
     data_dir: DataDirOpt = None,
 ) -> None:
     """Create a user."""
@@ -189,9 +188,7 @@ def user_add(
 @user_app.command("passwd")
 def user_passwd(
     name: str,
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ] = "",
+    password: PasswordOpt = "",
     data_dir: DataDirOpt = None,
 ) -> None:
     """Set a user's password (signs the user out everywhere)."""

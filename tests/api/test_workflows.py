@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import textwrap
 import uuid
@@ -17,55 +16,11 @@ from labdeck.deck.introspect import introspect_deck
 from labdeck.deck.load import load_deck_module
 from labdeck.services import Services
 from tests.conftest import bearer_for
-
-DEMO_WORKFLOW = {
-    "format": "labdeck.workflow/1",
-    "name": "dose-and-measure",
-    "description": "Dose a solid and a solvent, then measure.",
-    "tags": ["screening"],
-    "parameters": [
-        {"name": "amount_mg", "default": 5.0},
-        {"name": "solvent", "default": "methanol"},
-    ],
-    "outputs": ["absorbance"],
-    "prep": [{"id": "tare", "kind": "call", "target": "balance.tare"}],
-    "script": [
-        {
-            "id": "dose",
-            "kind": "call",
-            "target": "balance.dose_solid",
-            "args": {"amount_mg": {"param": "amount_mg"}},
-            "save": "mass",
-        },
-        {
-            "id": "check",
-            "kind": "if",
-            "condition": "mass > 4.5",
-            "then": [
-                {
-                    "id": "solv",
-                    "kind": "call",
-                    "target": "dispenser.dispense",
-                    "args": {"volume_ml": 2, "solvent": {"param": "solvent"}},
-                }
-            ],
-            "else": [{"id": "warn", "kind": "comment", "text": "low mass {mass}"}],
-        },
-        {
-            "id": "read",
-            "kind": "call",
-            "target": "spectrometer.measure",
-            "save": ["absorbance", "peak_nm"],
-        },
-    ],
-    "cleanup": [{"id": "off", "kind": "call", "target": "hotplate.off"}],
-}
+from tests.workflow.examples import DEMO_WORKFLOW, demo_workflow
 
 
 def demo(**changes: object) -> dict:
-    document = copy.deepcopy(DEMO_WORKFLOW)
-    document.update(changes)
-    return document
+    return demo_workflow(**changes)
 
 
 def create(client: TestClient, document: dict | None = None) -> dict:

@@ -8,68 +8,22 @@ test-artifacts/screenshots/design-*.png for people to look at.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.conftest import ADMIN_PASSWORD, chromium_path
-from tests.e2e.test_devices_browser import _free_port, _wait_until_healthy, shot
+from tests.conftest import ADMIN_PASSWORD
+from tests.e2e.conftest import demo_server, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    chromium_path()
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("labdeck-design")
-    env = {
-        **os.environ,
-        "LABDECK_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "LABDECK_DEMO_TIME_SCALE": "0.01",
-    }
-    log_path = data_dir / "server.log"
-    command = [sys.executable, "-m", "labdeck.cli", "demo", "--port", str(port)]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_healthy(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def api(server: str) -> Iterator[httpx.Client]:
-    token = httpx.post(
-        f"{server}/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
-    ).json()["token"]
-    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
+    with demo_server(tmp_path_factory.mktemp("labdeck-design")) as base:
+        yield base
 
 
 @pytest.fixture

@@ -7,27 +7,21 @@ generated form, and saves screenshots to test-artifacts/screenshots/ for people 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.conftest import ADMIN_PASSWORD, chromium_path
+from tests.conftest import ADMIN_PASSWORD
+from tests.e2e.conftest import demo_server, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-STARTUP_TIMEOUT_S = 30.0
 # Calls that fail on purpose in the demo (faults.py), with the error code each one reports.
 EXPECTED_FAILURES = {
     "broken_pump.prime": {"UNHANDLED_EXCEPTION"},
@@ -38,83 +32,13 @@ EXPECTED_FAILURES = {
 MAY_FAIL = {"flaky_sensor.read": {"CONNECTION"}}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real demo server in a subprocess; yields its base URL."""
-    chromium_path()  # skip (or fail under CI) before starting anything
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("labdeck-demo")
-    env = {
-        **os.environ,
-        "LABDECK_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "LABDECK_DEMO_TIME_SCALE": "0.01",
-        # Busy answers come quickly; the stuck valve gives up after 600 s x 0.01 = 6 s.
-        "LABDECK_CALL_LOCK_WAIT_S": "0.5",
-    }
-    log_path = data_dir / "server.log"
-    command = [sys.executable, "-m", "labdeck.cli", "demo", "--port", str(port)]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_healthy(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-def _wait_until_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"labdeck demo exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(
-        f"labdeck demo did not answer within {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()}"
-    )
-
-
-@pytest.fixture(scope="module")
-def api(server: str) -> Iterator[httpx.Client]:
-    """An admin API client for the same server (setup and checks the browser cannot do)."""
-    token = httpx.post(
-        f"{server}/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
-    ).json()["token"]
-    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
+    """A real demo server; busy answers come quickly (the stuck valve gives up after 6 s)."""
+    with demo_server(
+        tmp_path_factory.mktemp("labdeck-demo"), LABDECK_CALL_LOCK_WAIT_S="0.5"
+    ) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +66,6 @@ def page(signed_in: BrowserContext, server: str) -> Iterator[Page]:
     yield page
     page.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-def shot(target: Page | Any, name: str, *, full_page: bool = False) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    if isinstance(target, Page):
-        target.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
-    else:
-        target.screenshot(path=str(SCREENSHOTS / name))
 
 
 # --- helpers to fill a form from the schema -------------------------------------------------

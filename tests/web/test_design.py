@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from labdeck.services import Services
 from labdeck.web.design import diff_lines
-from tests.api.test_workflows import DEMO_WORKFLOW
 from tests.conftest import ADMIN_PASSWORD, ROLE_PASSWORD
+from tests.workflow.examples import DEMO_WORKFLOW
 
 
 def login(client: TestClient, username: str, password: str) -> None:

@@ -18,8 +18,8 @@ from labdeck.workflow.model import WorkflowDocument
 from labdeck.workflow.render_python import render_python
 from labdeck.workflow.report import ImportFailed, ImportResult
 from labdeck.workflow.validate import validate_workflow
+from tests.workflow.examples import DEMO_WORKFLOW
 from tests.workflow.strategies import deck_documents, demo_schema, equivalent, normalized
-from tests.workflow.test_render_python import DEMO_WORKFLOW
 
 
 @pytest.fixture(scope="module")

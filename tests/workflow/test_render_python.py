@@ -15,50 +15,9 @@ from labdeck.deck.schema import InterfaceSchema
 from labdeck.workflow.model import FORMAT, WorkflowDocument
 from labdeck.workflow.render_python import render_python
 from labdeck.workflow.render_python_text import docstring
+from tests.workflow.examples import DEMO_WORKFLOW
 from tests.workflow.strategies import deck_documents, demo_schema, documents
 
-DEMO_WORKFLOW: dict[str, Any] = {
-    "format": FORMAT,
-    "name": "dose-and-measure",
-    "description": "Dose a solid and a solvent, then measure.",
-    "tags": ["screening"],
-    "parameters": [
-        {"name": "amount_mg", "default": 5.0},
-        {"name": "solvent", "default": "methanol"},
-    ],
-    "outputs": ["absorbance"],
-    "prep": [{"id": "tare", "kind": "call", "target": "balance.tare"}],
-    "script": [
-        {
-            "id": "dose",
-            "kind": "call",
-            "target": "balance.dose_solid",
-            "args": {"amount_mg": {"param": "amount_mg"}},
-            "save": "mass",
-        },
-        {
-            "id": "check",
-            "kind": "if",
-            "condition": "mass > 4.5",
-            "then": [
-                {
-                    "id": "solv",
-                    "kind": "call",
-                    "target": "dispenser.dispense",
-                    "args": {"solvent": {"param": "solvent"}, "volume_ml": 2},
-                }
-            ],
-            "else": [{"id": "warn", "kind": "comment", "text": "low mass {mass}"}],
-        },
-        {
-            "id": "read",
-            "kind": "call",
-            "target": "spectrometer.measure",
-            "save": ["absorbance", "peak_nm"],
-        },
-    ],
-    "cleanup": [{"id": "off", "kind": "call", "target": "hotplate.off"}],
-}
 DEMO_SCRIPT_FUNCTION = '''\
 def dose_and_measure(
     amount_mg: float = 5.0,
