@@ -152,3 +152,25 @@ def test_demo_prints_the_url_and_a_working_login_at_every_start(tmp_path: Path) 
     finally:
         output = second.stop()
     assert f"login  admin / {password}" in output
+
+
+def test_serve_loads_workflow_templates_at_start(deck_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    templates = deck_dir / "workflows"
+    templates.mkdir()
+    document = {
+        "format": "labdeck.workflow/1",
+        "name": "open halfway",
+        "script": [{"id": "open", "kind": "call", "target": "valve.open", "args": {"percent": 50}}],
+    }
+    (templates / "open.json").write_text(json.dumps(document))
+    server = ServerProcess(
+        ["serve", str(deck_dir / "mydeck.py"), "--templates", str(templates)], tmp_path / "data"
+    ).start()
+    try:
+        listed = httpx.get(f"{server.base_url}/api/workflows", headers=server.token()).json()
+        assert [w["name"] for w in listed] == ["open halfway"]
+    finally:
+        output = server.stop()
+    assert "1 created" in output

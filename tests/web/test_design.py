@@ -205,3 +205,49 @@ def test_diff_lines_marks_added_removed_and_gaps() -> None:
     assert [line.text for line in lines if line.kind == "added"] == ["line three", "line seventeen"]
     assert [line.text for line in lines if line.kind == "removed"] == ["line 3", "line 17"]
     assert diff_lines("same", "same") == []
+
+
+def test_the_designer_says_which_steps_a_deck_change_broke(make_services, tmp_path) -> None:
+    import textwrap
+    import uuid
+
+    from fastapi.testclient import TestClient
+
+    from labdeck.app import create_app
+    from labdeck.deck.introspect import introspect_deck
+    from labdeck.deck.load import load_deck_module
+    from tests.conftest import bearer_for
+
+    def deck(method: str):
+        path = tmp_path / f"drift_{uuid.uuid4().hex[:8]}.py"
+        path.write_text(
+            textwrap.dedent(f"""
+            class Pump:
+                def {method}(self, volume_ml: float) -> float:
+                    return volume_ml
+
+            pump = Pump()
+        """)
+        )
+        return introspect_deck(load_deck_module(str(path)), name="bench")
+
+    document = {
+        "format": "labdeck.workflow/1",
+        "name": "pump once",
+        "script": [
+            {"id": "go", "kind": "call", "target": "pump.dispense", "args": {"volume_ml": 1}}
+        ],
+    }
+    before = make_services(deck("dispense"))
+    before.workflows.create(document, user="olga")
+    before.workflows.publish("pump once", user="olga")
+    with TestClient(create_app(before)) as client:
+        html = client.get("/design/pump once", headers=bearer_for(before, "olga", "operator")).text
+    assert 'id="drift"' not in html
+
+    after = make_services(deck("deliver"))
+    with TestClient(create_app(after)) as client:
+        html = client.get("/design/pump once", headers=bearer_for(after, "admin", "admin")).text
+    assert 'id="drift"' in html
+    assert "changed since version 1 was published" in html
+    assert "<code>go</code>" in html

@@ -192,6 +192,7 @@ async def designer_page(
         "boot": boot,
         "message": message,
         "versions": services.workflows.versions(ref),
+        "drift": view.drift,
     }
     return templates.TemplateResponse(request, "design.html", context)
 
