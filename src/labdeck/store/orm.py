@@ -160,3 +160,44 @@ class WorkflowVersion(Base):
     published_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     deck_name: Mapped[str] = mapped_column(String(128), default="")
     deck_fingerprint: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Run(Base):
+    """One execution of one pinned workflow version."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_status_queue_position", "status", "queue_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    trigger: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    mode: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    queue_position: Mapped[int] = mapped_column(Integer, default=0)
+    replay_of: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn, nullable=True)
+    progress: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RunEvent(Base):
+    """Something that happened to a run, written in the transaction that made it happen."""
+
+    __tablename__ = "run_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)

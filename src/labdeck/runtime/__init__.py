@@ -1,0 +1,1 @@
+"""Running workflows: the run model (statuses and transitions), queue, runner, events."""

@@ -1,0 +1,165 @@
+"""Runs and run events.
+
+`compare_and_set_status` is the storage half of `runtime.states.change_run_status`: it reads
+the status in its own short transaction, lets the caller check the transition, then updates
+the row only if it still has the status that was read, writing the event in the same
+transaction. The UPDATE is the first statement of the write transaction, so SQLite takes its
+write lock there (no stale read snapshot to upgrade) and PostgreSQL re-checks the condition
+under the row lock. A writer that lost a race reads again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, func, insert, select, update
+
+from labdeck.errors import Conflict, NotFound
+from labdeck.store.orm import Run, RunEvent, utcnow
+
+_runs: Table = Run.__table__  # type: ignore[assignment]
+_events: Table = RunEvent.__table__  # type: ignore[assignment]
+MAX_RACES = 8
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    workflow_id: int
+    version: int
+    status: str
+    status_reason: str | None
+    trigger: dict[str, Any]
+    mode: dict[str, Any]
+    options: dict[str, Any]
+    queue_position: int
+    replay_of: int | None
+    error: dict[str, Any] | None
+    progress: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    created_by: str | None
+
+
+def _record(row: Any) -> RunRecord:
+    return RunRecord(**row._mapping)
+
+
+class RunRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(
+        self,
+        *,
+        name: str,
+        workflow_id: int,
+        version: int,
+        trigger: dict[str, Any],
+        mode: dict[str, Any],
+        options: dict[str, Any],
+        created_by: str | None,
+        replay_of: int | None = None,
+    ) -> RunRecord:
+        """A new pending run at the end of the queue, with its `run.created` event."""
+        with self._engine.begin() as connection:
+            last = connection.execute(select(func.max(_runs.c.queue_position))).scalar()
+            result = connection.execute(
+                insert(_runs).values(
+                    name=name,
+                    workflow_id=workflow_id,
+                    version=version,
+                    status="pending",
+                    trigger=trigger,
+                    mode=mode,
+                    options=options,
+                    queue_position=(last or 0) + 1,
+                    replay_of=replay_of,
+                    progress={},
+                    created_at=utcnow(),
+                    created_by=created_by,
+                )
+            )
+            primary_key = result.inserted_primary_key
+            assert primary_key is not None
+            run_id = int(primary_key[0])
+            connection.execute(
+                insert(_events).values(
+                    run_id=run_id,
+                    kind="run.created",
+                    to_status="pending",
+                    by=created_by,
+                    at=utcnow(),
+                    data={},
+                )
+            )
+        record = self.get(run_id)
+        assert record is not None
+        return record
+
+    def get(self, run_id: int) -> RunRecord | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(select(_runs).where(_runs.c.id == run_id)).first()
+        return _record(row) if row is not None else None
+
+    def events(self, run_id: int) -> list[dict[str, Any]]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(_events).where(_events.c.run_id == run_id).order_by(_events.c.id)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    def compare_and_set_status(
+        self,
+        run_id: int,
+        *,
+        target: str,
+        reason: str | None,
+        by: str | None,
+        check: Callable[[str], None],
+        starts: bool = False,
+        ends: bool = False,
+    ) -> dict[str, Any]:
+        """`starts`: stamp `started_at` if it is not set yet; `ends`: stamp `ended_at`."""
+        for _ in range(MAX_RACES):
+            with self._engine.connect() as connection:
+                row = connection.execute(
+                    select(_runs.c.status, _runs.c.started_at).where(_runs.c.id == run_id)
+                ).first()
+            if row is None:
+                raise NotFound(f"no run with id {run_id}")
+            current: str = row.status
+            check(current)
+            now = utcnow()
+            values: dict[str, Any] = {"status": target, "status_reason": reason}
+            if starts and row.started_at is None:
+                values["started_at"] = now
+            if ends:
+                values["ended_at"] = now
+            with self._engine.begin() as connection:
+                changed = connection.execute(
+                    update(_runs)
+                    .where(_runs.c.id == run_id, _runs.c.status == current)
+                    .values(**values)
+                ).rowcount
+                if changed != 1:
+                    continue  # another writer changed it first: read and check again
+                event = {
+                    "run_id": run_id,
+                    "kind": "run.status",
+                    "from_status": current,
+                    "to_status": target,
+                    "reason": reason,
+                    "by": by,
+                    "at": now,
+                    "data": {},
+                }
+                event_id = connection.execute(insert(_events).values(**event)).inserted_primary_key
+                assert event_id is not None
+                return {"id": int(event_id[0]), **event}
+        raise Conflict(f"run {run_id} is changing too fast; try again", retryable=True)
