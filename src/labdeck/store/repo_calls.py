@@ -1,26 +1,20 @@
 """Direct-call records: inserted before a call runs, finished after it.
 
-This is on the hot path of every direct call. Writes go through one long-lived connection
-with pre-built Core statements (a pool checkout and statement construction per write cost
-more than the write itself on SQLite); each write is still its own short, committed
-transaction. A lock serializes the connection between the deck thread and forced calls on
-side threads; a broken connection (e.g. PostgreSQL restarted) is replaced and the write
-retried once.
+This is on the hot path of every direct call: writes go through `store.writer.Writer` with
+pre-built Core statements; each is still its own short, committed transaction.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, Table, bindparam, insert, select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 
 from labdeck.store.orm import Call
+from labdeck.store.writer import Writer
 
 _calls: Table = Call.__table__  # type: ignore[assignment]
 _INSERT = insert(_calls)
@@ -57,29 +51,10 @@ class CallRecord:
 class CallRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._writer: Connection | None = None
-        self._writer_lock = threading.Lock()
-
-    def _write(self, statement: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
-        with self._writer_lock:
-            for attempt in (1, 2):
-                if self._writer is None:
-                    self._writer = self._engine.connect()
-                try:
-                    with self._writer.begin():
-                        return self._writer.execute(statement, params)
-                except DBAPIError as exc:
-                    if attempt == 2 or not exc.connection_invalidated:
-                        raise
-                    self._writer.close()
-                    self._writer = None
-        raise AssertionError("unreachable")
+        self._writer = Writer(engine)
 
     def close(self) -> None:
-        with self._writer_lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+        self._writer.close()
 
     def start(
         self,
@@ -93,7 +68,7 @@ class CallRepository:
         started_at: datetime,
     ) -> int:
         """Record a call as `running` and commit, before the driver is touched."""
-        result = self._write(
+        result = self._writer.write(
             _INSERT,
             {
                 "kind": kind,
@@ -120,7 +95,7 @@ class CallRepository:
         ended_at: datetime,
         duration_s: float,
     ) -> None:
-        self._write(
+        self._writer.write(
             _FINISH,
             {
                 "call_id": call_id,
