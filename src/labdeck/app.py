@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from labdeck import __version__
-from labdeck.api import auth, calls, deck, health, workflows
+from labdeck.api import auth, calls, deck, health, runs, workflows
 from labdeck.api.errors import install_error_handlers
 from labdeck.api.openapi import use_error_shape_for_validation
 from labdeck.api.security import CrossOriginGuard
@@ -27,6 +27,7 @@ from labdeck.web.pages import router as pages_router
 ROUTERS = (
     deck.router,
     calls.router,
+    runs.router,
     workflows.router,
     auth.router,
     health.router,

@@ -19,14 +19,22 @@ from labdeck.deck.bindings import Deck
 from labdeck.deck.control import DirectControl
 from labdeck.deck.executor import DeckExecutor
 from labdeck.errors import StructuredError
+from labdeck.runtime.queue import RunQueue
+from labdeck.runtime.reconcile import reconcile_runs
+from labdeck.runtime.runner import Runner
+from labdeck.runtime.service import RunService
+from labdeck.runtime.states import EventBus
 from labdeck.settings import Settings
 from labdeck.store.db import create_db_engine
 from labdeck.store.migrate import upgrade
 from labdeck.store.repo_calls import CallRepository
 from labdeck.store.repo_deck import DeckSnapshotRepository
+from labdeck.store.repo_run_records import RunRecords
+from labdeck.store.repo_runs import RunRepository
 from labdeck.store.repo_users import TokenRepository, UserRepository
 from labdeck.store.repo_workflows import WorkflowRepository
 from labdeck.workflow.library import WorkflowLibrary
+from labdeck.workflow.model import WorkflowDocument
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +49,17 @@ class Services:
     control: DirectControl
     calls: CallRepository
     workflows: WorkflowLibrary
+    run_service: RunService
+    bus: EventBus
     generated_admin_password: str | None = None
     startup_notes: list[str] = field(default_factory=list)
 
     def close(self) -> None:
+        if self.run_service.queue is not None:
+            self.run_service.queue.close()
         self.executor.close()
         self.calls.close()
+        self.run_service.records.close()
         self.engine.dispose()
 
 
@@ -82,6 +95,8 @@ def build_services(settings: Settings, deck: Deck) -> Services:
 
     executor = DeckExecutor()
     control = DirectControl(deck, executor, calls, settings.call_lock_wait_s)
+    workflows = WorkflowLibrary(WorkflowRepository(engine), deck)
+    run_service = _build_runtime(engine, deck, executor, workflows, notes)
     return Services(
         settings=settings,
         engine=engine,
@@ -90,7 +105,39 @@ def build_services(settings: Settings, deck: Deck) -> Services:
         executor=executor,
         control=control,
         calls=calls,
-        workflows=WorkflowLibrary(WorkflowRepository(engine), deck),
+        workflows=workflows,
+        run_service=run_service,
+        bus=run_service.bus,
         generated_admin_password=generated,
         startup_notes=notes,
     )
+
+
+def _build_runtime(
+    engine: Engine,
+    deck: Deck,
+    executor: DeckExecutor,
+    workflows: WorkflowLibrary,
+    notes: list[str],
+) -> RunService:
+    """Reconcile what a crash left, then start the queue over the runner."""
+    bus = EventBus()
+    runs = RunRepository(engine)
+    records = RunRecords(engine)
+    notes.extend(reconcile_runs(runs, records, bus, deck.name))
+    service = RunService(deck=deck, runs=runs, records=records, library=workflows, bus=bus)
+
+    def document(name: str, version: int | None) -> WorkflowDocument:
+        return workflows.document(name, version)
+
+    runner = Runner(deck, executor, runs, records, bus, document)
+    service.queue = RunQueue(
+        deck_name=deck.name,
+        runs=runs,
+        records=records,
+        runner=runner,
+        executor=executor,
+        bus=bus,
+        prepare=service.prepare,
+    )
+    return service

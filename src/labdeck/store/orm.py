@@ -201,3 +201,53 @@ class RunEvent(Base):
     by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+
+
+class RunStep(Base):
+    """One executed (or skipped) step of a run: committed before the call and after it."""
+
+    __tablename__ = "run_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(8))
+    iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sample: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    step_id: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(512))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    output: Mapped[Any] = mapped_column(JsonColumn, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RunSample(Base):
+    """The parameters and outputs of one sample of one iteration, committed when it ends."""
+
+    __tablename__ = "run_samples"
+    __table_args__ = (UniqueConstraint("run_id", "iteration", "sample"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    iteration: Mapped[int] = mapped_column(Integer)
+    sample: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    status: Mapped[str] = mapped_column(String(16))
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QueueState(Base):
+    """Whether a deck's queue starts new runs (kept across restarts)."""
+
+    __tablename__ = "queue_state"
+
+    deck_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

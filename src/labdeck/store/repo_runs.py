@@ -10,12 +10,12 @@ under the row lock. A writer that lost a race reads again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import Engine, Table, and_, func, insert, or_, select, update
 
 from labdeck.errors import Conflict, NotFound
 from labdeck.store.orm import Run, RunEvent, utcnow
@@ -163,3 +163,68 @@ class RunRepository:
                 assert event_id is not None
                 return {"id": int(event_id[0]), **event}
         raise Conflict(f"run {run_id} is changing too fast; try again", retryable=True)
+
+    def recent(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        workflow_id: int | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[RunRecord]:
+        """Newest first."""
+        query = select(_runs).order_by(_runs.c.id.desc()).limit(limit)
+        if statuses:
+            query = query.where(_runs.c.status.in_(list(statuses)))
+        if workflow_id is not None:
+            query = query.where(_runs.c.workflow_id == workflow_id)
+        if before_id is not None:
+            query = query.where(_runs.c.id < before_id)
+        with self._engine.connect() as connection:
+            return [_record(row) for row in connection.execute(query)]
+
+    def queued(self) -> list[RunRecord]:
+        """Pending runs and runs held in the queue (paused before they started), in order."""
+        query = (
+            select(_runs)
+            .where(
+                or_(
+                    _runs.c.status == "pending",
+                    and_(_runs.c.status == "paused", _runs.c.started_at.is_(None)),
+                )
+            )
+            .order_by(_runs.c.queue_position, _runs.c.id)
+        )
+        with self._engine.connect() as connection:
+            return [_record(row) for row in connection.execute(query)]
+
+    def next_pending(self) -> RunRecord | None:
+        query = (
+            select(_runs)
+            .where(_runs.c.status == "pending")
+            .order_by(_runs.c.queue_position, _runs.c.id)
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return _record(row) if row is not None else None
+
+    def update_fields(self, run_id: int, **values: Any) -> None:
+        """Name, progress, error: fields that are not the status (that is states.py's)."""
+        assert "status" not in values
+        with self._engine.begin() as connection:
+            connection.execute(update(_runs).where(_runs.c.id == run_id).values(**values))
+
+    def set_positions(self, run_ids: Sequence[int]) -> None:
+        with self._engine.begin() as connection:
+            for position, run_id in enumerate(run_ids, start=1):
+                connection.execute(
+                    update(_runs).where(_runs.c.id == run_id).values(queue_position=position)
+                )
+
+    def add_event(self, run_id: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        event = {"run_id": run_id, "kind": kind, "at": utcnow(), "data": data}
+        with self._engine.begin() as connection:
+            event_id = connection.execute(insert(_events).values(**event)).inserted_primary_key
+        assert event_id is not None
+        return {"id": int(event_id[0]), **event}

@@ -27,7 +27,7 @@ from labdeck.store.repo_workflows import (
 )
 from labdeck.workflow.model import FORMAT, WorkflowCallStep, WorkflowDocument, iter_steps
 from labdeck.workflow.report import ImportFailed, ImportNote
-from labdeck.workflow.validate import Problem, drift, validate_workflow
+from labdeck.workflow.validate import Problem, drift, parameter_schemas, validate_workflow
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,10 @@ class WorkflowLibrary:
         document = parse_document(raw)
         problems = validate_workflow(document, self._deck.schema, self._lookup)
         return problems, render_python(document, self._deck.schema)
+
+    def parameter_schemas(self, document: WorkflowDocument) -> dict[str, dict[str, Any]]:
+        """The JSON Schema of each run parameter, from the argument it feeds."""
+        return parameter_schemas(document, self._deck.schema, self._lookup)
 
     def problems(self, draft: Mapping[str, Any]) -> list[Problem]:
         return validate_workflow(

@@ -1,0 +1,316 @@
+"""Routes for runs and the queue: submit, inspect, control (API.md, "Runs" and "Queue")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from labdeck.api.deps import CurrentUser, Operator, ServicesDep
+from labdeck.api.openapi import AUTHED, errors
+from labdeck.runtime.service import QueueView, RunOptions
+from labdeck.store.repo_runs import RunRecord
+
+router = APIRouter(prefix="/api", tags=["runs"])
+RunStatusText = Literal[
+    "pending", "running", "waiting", "paused", "completed", "failed", "cancelled"
+]
+
+
+class RunRequest(RunOptions):
+    workflow: str = Field(description="The workflow's id or name.")
+    version: int | Literal["active"] = "active"
+    name: str | None = Field(default=None, max_length=200)
+    mode: dict[str, Any] = Field(
+        default_factory=lambda: {"repeat": 1},
+        description='`{"repeat": n}` or `{"table": [{param: value}, ...]}`',
+    )
+
+
+class RunOut(BaseModel):
+    id: str
+    name: str
+    workflow: str
+    version: int
+    status: RunStatusText
+    status_reason: str | None
+    trigger: dict[str, Any]
+    mode: dict[str, Any]
+    options: dict[str, Any]
+    progress: dict[str, Any]
+    error: dict[str, Any] | None
+    replay_of: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    prompt: dict[str, Any] | None = Field(
+        default=None, description="What the run waits for (an input, a pause, a decision)."
+    )
+
+    @classmethod
+    def of(cls, run: RunRecord, prompt: dict[str, Any] | None = None) -> RunOut:
+        return cls(
+            id=str(run.id),
+            name=run.name,
+            workflow=str(run.workflow_id),
+            version=run.version,
+            status=run.status,
+            status_reason=run.status_reason,
+            trigger=run.trigger,
+            mode=run.mode,
+            options=run.options,
+            progress=run.progress,
+            error=run.error,
+            replay_of=str(run.replay_of) if run.replay_of else None,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            ended_at=run.ended_at,
+            prompt=prompt,
+        )
+
+
+class QueueOut(BaseModel):
+    paused: bool
+    reason: str | None
+    active: RunOut | None
+    pending: list[RunOut]
+
+    @classmethod
+    def of(cls, view: QueueView) -> QueueOut:
+        return cls(
+            paused=view.paused,
+            reason=view.reason,
+            active=RunOut.of(view.active) if view.active else None,
+            pending=[RunOut.of(run) for run in view.pending],
+        )
+
+
+class CancelRequest(BaseModel):
+    reason: str | None = None
+    cleanup: bool = False
+    continue_queue: bool = True
+
+
+class StopPendingRequest(BaseModel):
+    cleanup: bool = True
+    continue_queue: bool = True
+
+
+class AnswerRequest(BaseModel):
+    value: Any
+
+
+class RenameRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class OrderRequest(BaseModel):
+    run_ids: list[int]
+
+
+def _out(services: Any, run: RunRecord) -> RunOut:
+    return RunOut.of(run, services.run_service.prompt(run.id))
+
+
+@router.post(
+    "/runs",
+    response_model=RunOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Submit a run of a published workflow version to the queue",
+)
+async def submit_run(body: RunRequest, user: Operator, services: ServicesDep) -> RunOut:
+    options = RunOptions(**body.model_dump(include=set(RunOptions.model_fields)))
+    run = services.run_service.submit(
+        workflow=body.workflow,
+        version=body.version,
+        mode=body.mode,
+        options=options,
+        name=body.name,
+        user=user.name,
+    )
+    return _out(services, run)
+
+
+@router.get(
+    "/runs",
+    response_model=list[RunOut],
+    responses=errors(*AUTHED, 422),
+    summary="Runs, newest first",
+)
+async def list_runs(
+    _user: CurrentUser,
+    services: ServicesDep,
+    status_: Annotated[RunStatusText | None, Query(alias="status")] = None,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> list[RunOut]:
+    runs = services.run_service.runs.recent(statuses=[status_] if status_ else None, limit=limit)
+    return [_out(services, run) for run in runs]
+
+
+@router.get(
+    "/runs/{run_id}", response_model=RunOut, responses=errors(*AUTHED, 404, 422), summary="A run"
+)
+async def get_run(run_id: int, _user: CurrentUser, services: ServicesDep) -> RunOut:
+    return _out(services, services.run_service.get(run_id))
+
+
+@router.get(
+    "/runs/{run_id}/steps",
+    responses=errors(*AUTHED, 404, 422),
+    summary="The run's step records, in execution order, and its per-sample results",
+)
+async def run_steps(run_id: int, _user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+    services.run_service.get(run_id)
+    records = services.run_service.records
+    return {"steps": records.steps(run_id), "samples": records.samples(run_id)}
+
+
+@router.post(
+    "/runs/{run_id}/pause",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Pause at the next step boundary (or hold a queued run)",
+)
+async def pause_run(run_id: int, user: Operator, services: ServicesDep) -> RunOut:
+    return _out(services, services.run_service.pause(run_id, user.name))
+
+
+@router.post(
+    "/runs/{run_id}/resume",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Resume a paused run",
+)
+async def resume_run(run_id: int, user: Operator, services: ServicesDep) -> RunOut:
+    return _out(services, services.run_service.resume(run_id, user.name))
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Stop current: skip the remaining steps (cleanup only if asked)",
+)
+async def cancel_run(
+    run_id: int, body: CancelRequest, user: Operator, services: ServicesDep
+) -> RunOut:
+    run = services.run_service.cancel(
+        run_id,
+        user.name,
+        reason=body.reason,
+        cleanup=body.cleanup,
+        continue_queue=body.continue_queue,
+    )
+    return _out(services, run)
+
+
+@router.post(
+    "/runs/{run_id}/stop-pending",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Finish the current iteration, skip the rest, then cleanup",
+)
+async def stop_pending(
+    run_id: int, body: StopPendingRequest, user: Operator, services: ServicesDep
+) -> RunOut:
+    run = services.run_service.stop_pending(
+        run_id, user.name, cleanup=body.cleanup, continue_queue=body.continue_queue
+    )
+    return _out(services, run)
+
+
+@router.post(
+    "/runs/{run_id}/retry",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Run the failed step of an error-paused run again",
+)
+async def retry_run(run_id: int, _user: Operator, services: ServicesDep) -> RunOut:
+    return _out(services, services.run_service.decide(run_id, "retry"))
+
+
+@router.post(
+    "/runs/{run_id}/skip",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Skip the failed step of an error-paused run",
+)
+async def skip_step(run_id: int, _user: Operator, services: ServicesDep) -> RunOut:
+    return _out(services, services.run_service.decide(run_id, "skip"))
+
+
+@router.post(
+    "/runs/{run_id}/input",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Answer the waiting input step",
+)
+async def answer_input(
+    run_id: int, body: AnswerRequest, _user: Operator, services: ServicesDep
+) -> RunOut:
+    return _out(services, services.run_service.answer(run_id, body.value, pause_step=False))
+
+
+@router.post(
+    "/runs/{run_id}/continue",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 409, 422),
+    summary="Continue after a pause step",
+)
+async def continue_run(run_id: int, _user: Operator, services: ServicesDep) -> RunOut:
+    return _out(services, services.run_service.answer(run_id, None, pause_step=True))
+
+
+@router.patch(
+    "/runs/{run_id}",
+    response_model=RunOut,
+    responses=errors(*AUTHED, 404, 422),
+    summary="Rename a run",
+)
+async def rename_run(
+    run_id: int, body: RenameRequest, _user: Operator, services: ServicesDep
+) -> RunOut:
+    return _out(services, services.run_service.rename(run_id, body.name))
+
+
+@router.get(
+    "/queue",
+    response_model=QueueOut,
+    responses=errors(*AUTHED),
+    summary="The queue: paused?, the active run, pending runs in order",
+)
+async def get_queue(_user: CurrentUser, services: ServicesDep) -> QueueOut:
+    return QueueOut.of(services.run_service.queue_view())
+
+
+@router.post(
+    "/queue/pause",
+    response_model=QueueOut,
+    responses=errors(*AUTHED),
+    summary="Stop starting new runs",
+)
+async def pause_queue(_user: Operator, services: ServicesDep) -> QueueOut:
+    return QueueOut.of(services.run_service.set_queue_paused(True))
+
+
+@router.post(
+    "/queue/resume",
+    response_model=QueueOut,
+    responses=errors(*AUTHED),
+    summary="Start queued runs again",
+)
+async def resume_queue(_user: Operator, services: ServicesDep) -> QueueOut:
+    return QueueOut.of(services.run_service.set_queue_paused(False))
+
+
+@router.put(
+    "/queue/order",
+    response_model=QueueOut,
+    responses=errors(*AUTHED, 422),
+    summary="Set the order of the queued runs",
+)
+async def order_queue(body: OrderRequest, _user: Operator, services: ServicesDep) -> QueueOut:
+    return QueueOut.of(services.run_service.reorder(body.run_ids))

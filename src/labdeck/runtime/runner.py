@@ -1,0 +1,629 @@
+"""Executing one run: prep once, the script per iteration, cleanup once, with durable records.
+
+Owns the interpretation of a published workflow document against the live deck. It runs on
+the deck thread while the queue holds the deck lock. Each step row is committed before the
+instrument is called and again after; each sample's parameters and outputs are committed
+when its iteration ends. Operator requests (`RunControl`) are honoured at step boundaries
+and during waits; every status change goes through `states.change_run_status`.
+
+Step paths name nested steps: `check/solv` inside an if, `loop[3]/dose` in the third pass of
+a loop, `sub/dose` inside a sub-workflow. `per: "batch"` call steps run once per iteration
+with each parameter as the list of the batch's values; everything else runs per sample.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from labdeck.deck.bindings import Deck
+from labdeck.deck.executor import DeckExecutor
+from labdeck.deck.jsonsafe import to_jsonable
+from labdeck.errors import InvalidInput, LabdeckError, StructuredError, error_from_exception
+from labdeck.runtime.control import RunControl
+from labdeck.runtime.modes import IterationSource
+from labdeck.runtime.states import EventBus, RunStatus, change_run_status
+from labdeck.store.repo_run_records import RunRecords
+from labdeck.store.repo_runs import RunRecord, RunRepository
+from labdeck.workflow.expressions import ExpressionError, evaluate, render_text
+from labdeck.workflow.model import (
+    CallStep,
+    CommentStep,
+    ExprRef,
+    IfStep,
+    InputStep,
+    ParamRef,
+    PauseStep,
+    RepeatStep,
+    SetStep,
+    VarRef,
+    WaitStep,
+    WhileStep,
+    WorkflowCallStep,
+    WorkflowDocument,
+)
+
+log = logging.getLogger(__name__)
+RETRY_BASE_DELAY_S = 0.5
+
+
+@dataclass
+class Scope:
+    """What one sample sees: its parameters and the variables saved so far."""
+
+    params: dict[str, Any]
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    def names(self) -> dict[str, Any]:
+        return {**self.params, **self.variables}
+
+
+@dataclass(frozen=True)
+class Where:
+    phase: str
+    iteration: int | None
+    path: str
+
+
+class StepFailed(Exception):
+    def __init__(self, error: StructuredError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class RunCancelled(Exception):
+    def __init__(self, reason: str, cleanup: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cleanup = cleanup
+
+
+class RunFailed(Exception):
+    def __init__(self, error: StructuredError, path: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: RunStatus
+    reason: str | None = None
+    continue_queue: bool = True
+
+
+def _step_error(code: str, message: str, **detail: Any) -> StepFailed:
+    return StepFailed(StructuredError(code=code, message=message, detail=detail))
+
+
+class Runner:
+    """Runs runs. One instance per deck; `execute` is called by the queue on the deck thread."""
+
+    def __init__(
+        self,
+        deck: Deck,
+        executor: DeckExecutor,
+        runs: RunRepository,
+        records: RunRecords,
+        bus: EventBus,
+        documents: Any,
+    ) -> None:
+        self.deck = deck
+        self.executor = executor
+        self.runs = runs
+        self.records = records
+        self.bus = bus
+        # documents(workflow_id or name, version) -> WorkflowDocument (the library's lookup)
+        self.documents = documents
+
+    # --- a whole run ---------------------------------------------------------------------
+
+    def execute(
+        self,
+        run: RunRecord,
+        control: RunControl,
+        document: WorkflowDocument,
+        source: IterationSource,
+    ) -> Outcome:
+        context = _RunContext(self, run, control, document)
+        prep = Scope(params={})
+        try:
+            context.run_phase("prep", None, document.prep, [prep])
+            done = 0
+            while (iteration := source.next_iteration()) is not None:
+                if control.stop_pending_request() is not None:
+                    break
+                scopes = [
+                    Scope(params=dict(sample.params), variables=dict(prep.variables))
+                    for sample in iteration.samples
+                ]
+                context.run_phase("script", iteration.number, document.script, scopes)
+                outputs = [
+                    {name: to_jsonable(scope.variables.get(name)) for name in document.outputs}
+                    for scope in scopes
+                ]
+                for sample, scope_outputs in zip(iteration.samples, outputs, strict=True):
+                    self.records.record_sample(
+                        run_id=run.id,
+                        iteration=iteration.number,
+                        sample=sample.index,
+                        params=to_jsonable(sample.params),
+                        outputs=scope_outputs,
+                        status="completed",
+                    )
+                source.report(iteration, outputs)
+                done = iteration.number
+                self._progress(run.id, done, source.total)
+                if control.stop_pending_request() is not None:
+                    source.stop()
+            stop = control.stop_pending_request()
+            if stop is not None:
+                if stop.cleanup:
+                    context.run_cleanup(document)
+                reason = f"stopped after iteration {done} of {source.total or done}"
+                return self._finish(run.id, RunStatus.CANCELLED, reason, stop.continue_queue)
+            context.run_cleanup(document)
+            return self._finish(run.id, RunStatus.COMPLETED, None, True)
+        except RunCancelled as cancelled:
+            request = control.cancel
+            if cancelled.cleanup:
+                context.run_cleanup(document, after_cancel=True)
+            keep_going = request.continue_queue if request else True
+            return self._finish(run.id, RunStatus.CANCELLED, cancelled.reason, keep_going)
+        except RunFailed as failed:
+            self.runs.update_fields(run.id, error=failed.error.model_dump(mode="json"))
+            if run.options.get("cleanup_on_failure", True):
+                context.run_cleanup(document, after_failure=True)
+            reason = f"step {failed.path} failed: {failed.error.message}"
+            keep_going = bool(run.options.get("continue_on_failure", False))
+            return self._finish(run.id, RunStatus.FAILED, reason, keep_going)
+
+    def _finish(
+        self, run_id: int, status: RunStatus, reason: str | None, continue_queue: bool
+    ) -> Outcome:
+        change_run_status(self.runs, self.bus, run_id, status, reason=reason, by="runner")
+        return Outcome(status, reason, continue_queue)
+
+    def _progress(self, run_id: int, iteration: int, total: int | None) -> None:
+        progress = {"iteration": iteration, "iterations": total}
+        self.runs.update_fields(run_id, progress=progress)
+        self.bus.publish({"kind": "run.progress", "run_id": run_id, **progress})
+
+
+class _RunContext:
+    """The state of one run while it executes (one instance per run)."""
+
+    def __init__(
+        self, runner: Runner, run: RunRecord, control: RunControl, document: WorkflowDocument
+    ) -> None:
+        self.runner = runner
+        self.run = run
+        self.control = control
+        self.document = document
+        self.retries = int(run.options.get("retries", 0))
+        self.on_error = str(run.options.get("on_error", "pause"))
+        self.in_cleanup = False
+        self.status = RunStatus.RUNNING
+        self.handled_cancel: Any = None  # the cancel that led to cleanup: only a new one stops it
+
+    # --- phases and step lists -------------------------------------------------------------
+
+    def run_phase(
+        self, phase: str, iteration: int | None, steps: Sequence[Any], scopes: list[Scope]
+    ) -> None:
+        self.run_steps(steps, Where(phase, iteration, ""), scopes)
+
+    def run_cleanup(
+        self, document: WorkflowDocument, *, after_cancel: bool = False, after_failure: bool = False
+    ) -> None:
+        """Cleanup runs to the end even after a failure; only a second cancel stops it."""
+        self.in_cleanup = True
+        self.handled_cancel = self.control.cancel
+        self.control.pause_requested = False
+        if self.status is not RunStatus.RUNNING:  # cancelled while paused or waiting
+            self.set_status(RunStatus.RUNNING, "running cleanup")
+        try:
+            self.run_phase("cleanup", None, document.cleanup, [Scope(params={})])
+        except (RunCancelled, RunFailed) as stopped:
+            log.warning("run %s: cleanup did not finish: %s", self.run.id, stopped)
+            self.runner.runs.add_event(
+                self.run.id, "log", {"message": f"cleanup did not finish: {stopped}"}
+            )
+
+    def run_steps(self, steps: Sequence[Any], where: Where, scopes: list[Scope]) -> None:
+        for step in steps:
+            self.boundary()
+            here = Where(where.phase, where.iteration, f"{where.path}{step.id}")
+            if step.disabled:
+                for index in range(len(scopes)):
+                    self.record_skipped(step, here, index, "disabled")
+                continue
+            if isinstance(step, CallStep) and step.per == "batch" and len(scopes) > 1:
+                self.run_with_policy(step, here, scopes, None)
+            else:
+                for index, scope in enumerate(scopes):
+                    self.run_with_policy(step, here, [scope], index if len(scopes) > 1 else None)
+
+    def run_with_policy(
+        self, step: Any, where: Where, scopes: list[Scope], sample: int | None
+    ) -> None:
+        """Run one step; on failure apply `on_error` (pause for retry/skip, or fail)."""
+        while True:
+            try:
+                self.run_step(step, where, scopes, sample)
+                return
+            except StepFailed as failure:
+                if self.on_error != "pause" or self.in_cleanup:
+                    raise RunFailed(failure.error, where.path) from failure
+                decision = self.pause_on_error(where, failure.error)
+                if decision == "skip":
+                    self.record_skipped(step, where, sample or 0, "skipped after an error")
+                    return
+                if decision == "stop":
+                    raise RunFailed(failure.error, where.path) from failure
+
+    # --- one step ---------------------------------------------------------------------------
+
+    def run_step(self, step: Any, where: Where, scopes: list[Scope], sample: int | None) -> None:
+        scope = scopes[0]
+        self.control.current_step = where.path
+        if isinstance(step, CallStep):
+            self.call(step, where, scopes, sample)
+        elif isinstance(step, SetStep):
+            scope.variables[step.name] = self.resolve(step.value, scope)
+            self.record_done(step, where, sample, {step.name: scope.variables[step.name]})
+        elif isinstance(step, CommentStep):
+            text = render_text(step.text, scope.names())
+            self.record_done(step, where, sample, {"text": text})
+            self.runner.runs.add_event(self.run.id, "log", {"message": text, "step": where.path})
+            self.runner.bus.publish({"kind": "log", "run_id": self.run.id, "message": text})
+        elif isinstance(step, IfStep):
+            taken = bool(self.condition(step.condition, scope))
+            branch, skipped = (step.then, step.else_) if taken else (step.else_, step.then)
+            for other in skipped:
+                self.record_skipped(
+                    other,
+                    Where(where.phase, where.iteration, f"{where.path}/{other.id}"),
+                    sample or 0,
+                    "branch not taken",
+                )
+            self.run_steps(branch, Where(where.phase, where.iteration, f"{where.path}/"), [scope])
+        elif isinstance(step, WhileStep):
+            count = 0
+            while self.condition(step.condition, scope):
+                count += 1
+                if count > step.max_iterations:
+                    raise _step_error(
+                        "LOOP_LIMIT",
+                        f"the while loop {step.id!r} reached its cap of {step.max_iterations}",
+                    )
+                self.run_steps(
+                    step.do, Where(where.phase, where.iteration, f"{where.path}[{count}]/"), [scope]
+                )
+        elif isinstance(step, RepeatStep):
+            times = self.resolve(step.times, scope)
+            if not isinstance(times, int) or isinstance(times, bool) or times < 0:
+                raise _step_error("INVALID_ARGUMENT", f"repeat needs a whole number, got {times!r}")
+            for count in range(1, times + 1):
+                if step.index:
+                    scope.variables[step.index] = count
+                self.run_steps(
+                    step.do, Where(where.phase, where.iteration, f"{where.path}[{count}]/"), [scope]
+                )
+        elif isinstance(step, WaitStep):
+            self.wait(step, where, scope, sample)
+        elif isinstance(step, PauseStep | InputStep):
+            self.ask_operator(step, where, scope, sample)
+        elif isinstance(step, WorkflowCallStep):
+            self.sub_workflow(step, where, scope)
+        else:  # pragma: no cover - the model has no other kinds
+            raise _step_error("UNSUPPORTED", f"unknown step kind {step.kind!r}")
+
+    def call(self, step: CallStep, where: Where, scopes: list[Scope], sample: int | None) -> None:
+        raw_args = {name: self.resolve_batch(value, scopes) for name, value in step.args.items()}
+        invoke, recorded = self.bind(step.target, raw_args)
+        attempt = 1
+        while True:
+            row = self.runner.records.start_step(
+                run_id=self.run.id,
+                phase=where.phase,
+                iteration=where.iteration,
+                sample=sample,
+                step_id=step.id,
+                path=where.path,
+                kind="call",
+                target=step.target,
+                args=recorded,
+                attempt=attempt,
+            )
+            self.runner.bus.publish(
+                {"kind": "step.started", "run_id": self.run.id, "path": where.path}
+            )
+            try:
+                output = invoke()
+            except Exception as exc:
+                error = error_from_exception(exc)
+                self.runner.records.finish_step(
+                    row, status="failed", output=None, error=error.model_dump(mode="json")
+                )
+                self.runner.bus.publish(
+                    {
+                        "kind": "step.finished",
+                        "run_id": self.run.id,
+                        "path": where.path,
+                        "status": "failed",
+                    }
+                )
+                if error.retryable and attempt <= self.retries:
+                    delay = RETRY_BASE_DELAY_S * 2 ** (attempt - 1)
+                    if self.control.sleep(delay, self.cancel_requested):
+                        self.boundary()
+                    attempt += 1
+                    continue
+                raise StepFailed(error) from exc
+            result = to_jsonable(output)
+            self.runner.records.finish_step(row, status="completed", output=result, error=None)
+            self.runner.bus.publish(
+                {
+                    "kind": "step.finished",
+                    "run_id": self.run.id,
+                    "path": where.path,
+                    "status": "completed",
+                }
+            )
+            self.save(step.save, output, scopes)
+            return
+
+    def bind(self, target: str, raw_args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The call to make for a target and its recorded arguments (INVALID_ARGUMENT if not)."""
+        deck = self.runner.deck
+        invoke_on_deck = self.runner.executor.invoke
+        try:
+            if "." in target:
+                instrument, member = target.split(".", 1)
+                if member in deck.instrument(instrument).properties:
+                    prop = deck.property(instrument, member)
+                    if not raw_args:
+                        return prop.get, {}
+                    if set(raw_args) != {"set"}:
+                        raise _step_error(
+                            "INVALID_ARGUMENT", f"{target} is a property: give only 'set'"
+                        )
+                    value = prop.convert(raw_args["set"])
+                    return (lambda: prop.set(value)), {"set": to_jsonable(value)}
+                binding = deck.method(instrument, member)
+            else:
+                binding = deck.function(target)
+            bound = binding.convert(raw_args)
+        except InvalidInput as invalid:
+            raise _step_error(
+                "INVALID_ARGUMENT", invalid.message, fields=invalid.detail.get("fields", [])
+            ) from invalid
+        except LabdeckError as refused:
+            raise _step_error("INVALID_ARGUMENT", refused.message) from refused
+        return (lambda: invoke_on_deck(binding.func, bound.args, bound.kwargs)), bound.recorded
+
+    def save(self, save: Any, output: Any, scopes: list[Scope]) -> None:
+        if save is None:
+            return
+        values: dict[str, Any]
+        if isinstance(save, str):
+            values = {save: output}
+        else:
+            if not isinstance(output, list | tuple) or len(output) != len(save):
+                raise _step_error(
+                    "SAVE_MISMATCH", f"expected {len(save)} values to save, got {output!r}"
+                )
+            values = {name: item for name, item in zip(save, output, strict=True) if name}
+        for scope in scopes:
+            scope.variables.update(values)
+
+    # --- values and conditions ----------------------------------------------------------------
+
+    def resolve(self, value: Any, scope: Scope) -> Any:
+        try:
+            if isinstance(value, ParamRef):
+                return scope.params[value.param]
+            if isinstance(value, VarRef):
+                return scope.variables[value.var]
+            if isinstance(value, ExprRef):
+                return evaluate(value.expr, scope.names())
+        except KeyError as missing:
+            raise _step_error("EXPRESSION", f"{missing.args[0]!r} has no value here") from missing
+        except ExpressionError as bad:
+            raise _step_error("EXPRESSION", str(bad)) from bad
+        return value
+
+    def resolve_batch(self, value: Any, scopes: list[Scope]) -> Any:
+        if len(scopes) > 1 and isinstance(value, ParamRef):
+            return [self.resolve(value, scope) for scope in scopes]
+        return self.resolve(value, scopes[0])
+
+    def condition(self, expression: str, scope: Scope) -> Any:
+        return self.resolve(ExprRef(expr=expression), scope)
+
+    # --- waiting: timers, operators, pauses ----------------------------------------------------
+
+    def cancelled(self) -> RunCancelled:
+        request = self.control.cancel
+        assert request is not None
+        return RunCancelled(request.reason, request.cleanup)
+
+    def cancel_requested(self) -> bool:
+        cancel = self.control.cancel
+        return cancel is not None and cancel is not self.handled_cancel
+
+    def boundary(self) -> None:
+        """Between steps: act on a cancel or pause request."""
+        control = self.control
+        if self.cancel_requested():
+            raise self.cancelled()
+        if control.pause_requested and not self.in_cleanup:
+            self.set_status(RunStatus.PAUSED, "paused by an operator")
+            self.wait_for_resume()
+
+    def wait_for_resume(self) -> None:
+        control = self.control
+        control.waiting_for = "resume"
+        while not control.take_resume():
+            if self.cancel_requested():
+                raise self.cancelled()
+            control.wait(0.5)
+        control.waiting_for = None
+        self.set_status(RunStatus.RUNNING, None)
+
+    def pause_on_error(self, where: Where, error: StructuredError) -> str:
+        control = self.control
+        self.set_status(RunStatus.PAUSED, f"step {where.path} failed: {error.message}")
+        control.waiting_for = "decision"
+        control.prompt = {"step": where.path, "error": error.model_dump(mode="json")}
+        try:
+            while (decision := control.take_decision()) is None:
+                if self.cancel_requested():
+                    raise self.cancelled()
+                control.wait(0.5)
+        finally:
+            control.waiting_for = None
+            control.prompt = None
+        if decision != "stop":
+            self.set_status(RunStatus.RUNNING, None)
+        return decision
+
+    def wait(self, step: WaitStep, where: Where, scope: Scope, sample: int | None) -> None:
+        seconds = self.resolve(step.seconds, scope)
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise _step_error(
+                "INVALID_ARGUMENT", f"wait needs a number of seconds, got {seconds!r}"
+            )
+        row = self.start_row(step, where, sample, {"seconds": seconds})
+        deadline = time.monotonic() + float(seconds)
+        self.set_status(RunStatus.WAITING, f"waiting {seconds:g} s")
+        self.control.waiting_for = "timer"
+        while (left := deadline - time.monotonic()) > 0:
+            self.control.sleep(
+                left, lambda: self.cancel_requested() or self.control.pause_requested
+            )
+            if self.cancel_requested():
+                self.runner.records.finish_step(row, status="cancelled", output=None, error=None)
+                raise self.cancelled()
+            if self.control.pause_requested and not self.in_cleanup:
+                paused_at = time.monotonic()
+                self.set_status(RunStatus.PAUSED, "paused by an operator during a wait")
+                self.wait_for_resume()
+                deadline += time.monotonic() - paused_at  # the wait resumes where it stopped
+                self.set_status(RunStatus.WAITING, "waiting")
+        self.control.waiting_for = None
+        self.set_status(RunStatus.RUNNING, None)
+        self.runner.records.finish_step(row, status="completed", output=None, error=None)
+
+    def ask_operator(
+        self, step: PauseStep | InputStep, where: Where, scope: Scope, sample: int | None
+    ) -> None:
+        """A pause block waits for `continue`; an input step waits for an answer."""
+        is_input = isinstance(step, InputStep)
+        text = render_text(
+            step.prompt if isinstance(step, InputStep) else step.message, scope.names()
+        )
+        row = self.start_row(step, where, sample, {"prompt": text})
+        self.control.prompt = {"step": where.path, "kind": step.kind, "text": text}
+        if isinstance(step, InputStep):
+            self.control.prompt |= {"type": step.type, "choices": step.choices}
+        self.control.waiting_for = "input" if is_input else "pause"
+        self.set_status(RunStatus.WAITING, text or ("input requested" if is_input else "paused"))
+        self.runner.bus.publish(
+            {"kind": "run.waiting", "run_id": self.run.id, **self.control.prompt}
+        )
+        try:
+            while True:
+                answered, value = self.control.take_answer()
+                if answered:
+                    break
+                if self.cancel_requested():
+                    self.runner.records.finish_step(
+                        row, status="cancelled", output=None, error=None
+                    )
+                    raise self.cancelled()
+                self.control.wait(0.5)
+        finally:
+            self.control.waiting_for = None
+            self.control.prompt = None
+        self.set_status(RunStatus.RUNNING, None)
+        self.runner.records.finish_step(
+            row, status="completed", output=to_jsonable(value), error=None
+        )
+        if isinstance(step, InputStep):
+            scope.variables[step.save] = value
+
+    def sub_workflow(self, step: WorkflowCallStep, where: Where, scope: Scope) -> None:
+        document: WorkflowDocument = self.runner.documents(step.workflow, step.version)
+        params = {p.name: p.default for p in document.parameters}
+        params.update({name: self.resolve(value, scope) for name, value in step.args.items()})
+        inner = Scope(params=params)
+        self.run_steps(
+            document.script, Where(where.phase, where.iteration, f"{where.path}/"), [inner]
+        )
+        outputs = [inner.variables.get(name) for name in document.outputs]
+        if isinstance(step.save, str):
+            scope.variables[step.save] = dict(zip(document.outputs, outputs, strict=True))
+        elif isinstance(step.save, list):
+            for name, value in zip(step.save, outputs, strict=False):
+                if name:
+                    scope.variables[name] = value
+
+    # --- records and statuses ------------------------------------------------------------------
+
+    def start_row(self, step: Any, where: Where, sample: int | None, args: dict[str, Any]) -> int:
+        return self.runner.records.start_step(
+            run_id=self.run.id,
+            phase=where.phase,
+            iteration=where.iteration,
+            sample=sample,
+            step_id=step.id,
+            path=where.path,
+            kind=step.kind,
+            target=None,
+            args=to_jsonable(args),
+            attempt=1,
+        )
+
+    def record_done(
+        self, step: Any, where: Where, sample: int | None, args: dict[str, Any]
+    ) -> None:
+        """A step with no instrument call (set, comment): one completed row."""
+        self.runner.records.start_step(
+            run_id=self.run.id,
+            phase=where.phase,
+            iteration=where.iteration,
+            sample=sample,
+            step_id=step.id,
+            path=where.path,
+            kind=step.kind,
+            target=None,
+            args=to_jsonable(args),
+            attempt=1,
+            status="completed",
+        )
+
+    def record_skipped(self, step: Any, where: Where, sample: int, why: str) -> None:
+        self.runner.records.start_step(
+            run_id=self.run.id,
+            phase=where.phase,
+            iteration=where.iteration,
+            sample=sample,
+            step_id=step.id,
+            path=where.path,
+            kind=step.kind,
+            target=getattr(step, "target", None),
+            args={"skipped": why},
+            attempt=1,
+            status="skipped",
+        )
+
+    def set_status(self, status: RunStatus, reason: str | None) -> None:
+        change_run_status(
+            self.runner.runs, self.runner.bus, self.run.id, status, reason=reason, by="runner"
+        )
+        self.status = status
