@@ -24,11 +24,14 @@ class InstrumentError(Exception):
     for example after a dropped connection.
     """
 
-    def __init__(self, code: str, message: str, retryable: bool = False) -> None:
+    def __init__(
+        self, code: str, message: str, retryable: bool = False, provider_status: Any = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.provider_status = provider_status
 
 
 class StructuredError(BaseModel):
@@ -37,6 +40,9 @@ class StructuredError(BaseModel):
     code: str
     message: str
     retryable: bool = False
+    provider_status: Any = Field(
+        default=None, description="The instrument's own status or error code, when it gives one."
+    )
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -53,7 +59,11 @@ def error_from_exception(exc: BaseException) -> StructuredError:
     message = str(exc) or type(exc).__name__
     if isinstance(exc, InstrumentError):
         return StructuredError(
-            code=exc.code, message=exc.message, retryable=exc.retryable, detail=detail
+            code=exc.code,
+            message=exc.message,
+            retryable=exc.retryable,
+            provider_status=exc.provider_status,
+            detail=detail,
         )
     if isinstance(exc, TimeoutError):
         return StructuredError(code="TIMEOUT", message=message, retryable=True, detail=detail)

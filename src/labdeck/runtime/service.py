@@ -78,6 +78,8 @@ class RunService:
         name: str | None,
         user: str | None,
         trigger: str = "manual",
+        trigger_input: Any = None,
+        replay_of: int | None = None,
     ) -> RunRecord:
         record = self.library.get(workflow).record
         if record.status == "paused_safety":
@@ -93,10 +95,12 @@ class RunService:
             name=name or f"{record.name} v{number}",
             workflow_id=record.id,
             version=number,
-            trigger={"kind": trigger, "by": user},
+            trigger={"kind": trigger, "by": user}
+            | ({"input": trigger_input} if trigger_input is not None else {}),
             mode=_stored_mode(mode, source),
             options=options.model_dump(),
             created_by=user,
+            replay_of=replay_of,
         )
         self.bus.publish({"kind": "queue.changed", "run_id": run.id})
         self._queue().kick()
