@@ -56,6 +56,7 @@ class Scope:
 
     params: dict[str, Any]
     variables: dict[str, Any] = field(default_factory=dict)
+    sample: int | None = None  # the sample's index in the run; None in prep and cleanup
 
     def names(self) -> dict[str, Any]:
         return {**self.params, **self.variables}
@@ -137,7 +138,11 @@ class Runner:
                 if control.stop_pending_request() is not None:
                     break
                 scopes = [
-                    Scope(params=dict(sample.params), variables=dict(prep.variables))
+                    Scope(
+                        params=dict(sample.params),
+                        variables=dict(prep.variables),
+                        sample=sample.index,
+                    )
                     for sample in iteration.samples
                 ]
                 context.run_phase("script", iteration.number, document.script, scopes)
@@ -238,14 +243,14 @@ class _RunContext:
             self.boundary()
             here = Where(where.phase, where.iteration, f"{where.path}{step.id}")
             if step.disabled:
-                for index in range(len(scopes)):
-                    self.record_skipped(step, here, index, "disabled")
+                for scope in scopes:
+                    self.record_skipped(step, here, scope.sample, "disabled")
                 continue
-            if isinstance(step, CallStep) and step.per == "batch" and len(scopes) > 1:
+            if isinstance(step, CallStep) and step.per == "batch" and where.phase == "script":
                 self.run_with_policy(step, here, scopes, None)
             else:
-                for index, scope in enumerate(scopes):
-                    self.run_with_policy(step, here, [scope], index if len(scopes) > 1 else None)
+                for scope in scopes:
+                    self.run_with_policy(step, here, [scope], scope.sample)
 
     def run_with_policy(
         self, step: Any, where: Where, scopes: list[Scope], sample: int | None
@@ -260,7 +265,7 @@ class _RunContext:
                     raise RunFailed(failure.error, where.path) from failure
                 decision = self.pause_on_error(where, failure.error)
                 if decision == "skip":
-                    self.record_skipped(step, where, sample or 0, "skipped after an error")
+                    self.record_skipped(step, where, sample, "skipped after an error")
                     return
                 if decision == "stop":
                     raise RunFailed(failure.error, where.path) from failure
@@ -271,7 +276,13 @@ class _RunContext:
         scope = scopes[0]
         self.control.current_step = where.path
         if isinstance(step, CallStep):
-            self.call(step, where, scopes, sample)
+            self.call(
+                step,
+                where,
+                scopes,
+                batch=step.per == "batch" and where.phase == "script",
+                sample=sample,
+            )
         elif isinstance(step, SetStep):
             scope.variables[step.name] = self.resolve(step.value, scope)
             self.record_done(step, where, sample, {step.name: scope.variables[step.name]})
@@ -287,7 +298,7 @@ class _RunContext:
                 self.record_skipped(
                     other,
                     Where(where.phase, where.iteration, f"{where.path}/{other.id}"),
-                    sample or 0,
+                    sample,
                     "branch not taken",
                 )
             self.run_steps(branch, Where(where.phase, where.iteration, f"{where.path}/"), [scope])
@@ -322,8 +333,14 @@ class _RunContext:
         else:  # pragma: no cover - the model has no other kinds
             raise _step_error("UNSUPPORTED", f"unknown step kind {step.kind!r}")
 
-    def call(self, step: CallStep, where: Where, scopes: list[Scope], sample: int | None) -> None:
-        raw_args = {name: self.resolve_batch(value, scopes) for name, value in step.args.items()}
+    def call(
+        self, step: CallStep, where: Where, scopes: list[Scope], *, batch: bool, sample: int | None
+    ) -> None:
+        """A per-batch call gets each parameter as the list of the batch's values."""
+        raw_args = {
+            name: self.resolve_batch(value, scopes) if batch else self.resolve(value, scopes[0])
+            for name, value in step.args.items()
+        }
         invoke, recorded = self.bind(step.target, raw_args)
         attempt = 1
         while True:
@@ -438,7 +455,7 @@ class _RunContext:
         return value
 
     def resolve_batch(self, value: Any, scopes: list[Scope]) -> Any:
-        if len(scopes) > 1 and isinstance(value, ParamRef):
+        if isinstance(value, ParamRef):
             return [self.resolve(value, scope) for scope in scopes]
         return self.resolve(value, scopes[0])
 
@@ -607,7 +624,7 @@ class _RunContext:
             status="completed",
         )
 
-    def record_skipped(self, step: Any, where: Where, sample: int, why: str) -> None:
+    def record_skipped(self, step: Any, where: Where, sample: int | None, why: str) -> None:
         self.runner.records.start_step(
             run_id=self.run.id,
             phase=where.phase,
