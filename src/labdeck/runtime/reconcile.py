@@ -21,12 +21,16 @@ def reconcile_runs(
     """Fix up runs left by a crash; returns notes for the start-up banner."""
     notes: list[str] = []
     interrupted = runs.recent(statuses=["running"], limit=1000)
+    error = StructuredError(
+        code="SERVER_RESTART", message=RESTART_REASON, retryable=True
+    ).model_dump(mode="json")
     for run in interrupted:
-        error = StructuredError(code="SERVER_RESTART", message=RESTART_REASON, retryable=True)
-        runs.update_fields(run.id, error=error.model_dump(mode="json"))
+        records.fail_running_steps(run.id, error)
+        runs.update_fields(run.id, error=error)
         change_run_status(runs, bus, run.id, RunStatus.FAILED, reason=RESTART_REASON, by="server")
     waiting = runs.recent(statuses=["waiting"], limit=1000)
     for run in waiting:
+        records.fail_running_steps(run.id, error)
         change_run_status(runs, bus, run.id, RunStatus.PAUSED, reason=RESTART_REASON, by="server")
     queued = runs.queued()
     if interrupted or waiting:

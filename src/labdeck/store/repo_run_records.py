@@ -92,6 +92,16 @@ class RunRecords:
             },
         )
 
+    def fail_running_steps(self, run_id: int, error: dict[str, Any]) -> int:
+        """Steps a crash left `running`: their outcome is unknown; returns how many."""
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(_steps)
+                .where(_steps.c.run_id == run_id, _steps.c.status == "running")
+                .values(status="failed", error=error, ended_at=utcnow())
+            )
+            return int(result.rowcount)
+
     def steps(self, run_id: int) -> list[dict[str, Any]]:
         with self._engine.connect() as connection:
             rows = connection.execute(
