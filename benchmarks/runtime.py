@@ -97,9 +97,8 @@ def measure(label: str, database_url: str | None, total_steps: int) -> None:
                 datetime.fromisoformat(run["ended_at"]) - datetime.fromisoformat(run["started_at"])
             ).total_seconds()
             print(f"{label}")
-            print(
-                f"  run status                  {run['status']} ({total_steps} steps, {wall:.1f} s wall)"
-            )
+            status = f"{run['status']} ({total_steps} steps, {wall:.1f} s wall)"
+            print(f"  run status                  {status}")
             print(f"  per-step overhead           {run_s / total_steps * 1000:.3f} ms")
             print(
                 f"  submit to first step        median {statistics.median(latencies):.1f} ms, "
