@@ -130,7 +130,7 @@ def _build_runtime(
     def document(name: str, version: int | None) -> WorkflowDocument:
         return workflows.document(name, version)
 
-    runner = Runner(deck, executor, runs, records, bus, document)
+    runner = Runner(deck, executor, runs, records, bus, document, service.safety_pause)
     service.queue = RunQueue(
         deck_name=deck.name,
         runs=runs,
@@ -139,5 +139,6 @@ def _build_runtime(
         executor=executor,
         bus=bus,
         prepare=service.prepare,
+        on_finished=service.after_run,
     )
     return service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -192,3 +193,55 @@ def test_disabled_steps_are_recorded_skipped(client: TestClient) -> None:
     run = submit(client, name)
     wait_for(client, run["id"], "completed")
     assert [(s["path"], s["status"]) for s in steps(client, run["id"])] == [("off", "skipped")]
+
+
+def test_a_runaway_loop_safety_pauses_its_workflow_until_cleared(client: TestClient) -> None:
+    name = publish(
+        client,
+        doc(
+            "runaway",
+            [
+                {
+                    "id": "spin",
+                    "kind": "while",
+                    "condition": "True",
+                    "max_iterations": 2,
+                    "do": [{"id": "c", "kind": "comment", "text": "again"}],
+                }
+            ],
+        ),
+    )
+    run = submit(client, name, on_error="fail")
+    wait_for(client, run["id"], "failed")
+    assert client.get(f"/api/workflows/{name}").json()["status"] == "paused_safety"
+    refused = client.post("/api/runs", json={"workflow": name})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "WORKFLOW_SAFETY_PAUSED"
+    assert client.post(f"/api/workflows/{name}/safety/clear").json()["status"] == "active"
+    assert client.post(f"/api/workflows/{name}/safety/clear").status_code == 409
+    assert client.post("/api/runs", json={"workflow": name}).status_code == 201
+
+
+def test_three_failed_triggered_runs_in_a_row_safety_pause(client: TestClient, services) -> None:
+    from labdeck.runtime.service import RunOptions
+
+    name = publish(
+        client, doc("fragile", [{"id": "p", "kind": "call", "target": "broken_pump.prime"}])
+    )
+    options = RunOptions(on_error="fail", continue_on_failure=True)
+    for attempt in range(3):
+        assert client.get(f"/api/workflows/{name}").json()["status"] == "active", attempt
+        run = services.run_service.submit(
+            workflow=name,
+            version="active",
+            mode={"repeat": 1},
+            options=options,
+            name=None,
+            user=None,
+            trigger="schedule",
+        )
+        wait_for(client, str(run.id), "failed")
+    deadline = time.monotonic() + 5
+    while client.get(f"/api/workflows/{name}").json()["status"] != "paused_safety":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)

@@ -298,6 +298,16 @@ async def archive(ref: str, _user: Operator, services: ServicesDep) -> WorkflowS
 
 
 @router.post(
+    "/workflows/{ref}/safety/clear",
+    response_model=WorkflowSummary,
+    responses=errors(*AUTHED, 404, 409),
+    summary="Clear a safety pause so the workflow can run again",
+)
+async def clear_safety(ref: str, _user: Operator, services: ServicesDep) -> WorkflowSummary:
+    return WorkflowSummary.of(services.workflows.clear_safety(ref))
+
+
+@router.post(
     "/workflows/{ref}/restore",
     response_model=WorkflowSummary,
     responses=errors(*AUTHED, 404, 409),

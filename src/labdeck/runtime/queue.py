@@ -40,6 +40,7 @@ class RunQueue:
         executor: DeckExecutor,
         bus: EventBus,
         prepare: Prepare,
+        on_finished: Callable[[RunRecord, Outcome], None] | None = None,
     ) -> None:
         self._deck_name = deck_name
         self._runs = runs
@@ -48,6 +49,7 @@ class RunQueue:
         self._executor = executor
         self._bus = bus
         self._prepare = prepare
+        self._on_finished = on_finished
         self._wake = threading.Event()
         self._state_lock = threading.Lock()
         self._active: tuple[int, RunControl] | None = None
@@ -137,6 +139,8 @@ class RunQueue:
             log.exception("run %s stopped on an internal error", run.id)
             outcome = self._fail_internal(run, error_from_exception(exc))
         try:
+            if self._on_finished is not None:
+                self._on_finished(run, outcome)
             if outcome.status is RunStatus.FAILED and not outcome.continue_queue:
                 self.set_paused(True, f"run {run.id} failed: the queue waits for a person")
             elif outcome.status is RunStatus.CANCELLED and not outcome.continue_queue:

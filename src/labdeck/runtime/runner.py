@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +111,7 @@ class Runner:
         records: RunRecords,
         bus: EventBus,
         documents: Any,
+        safety_pause: Callable[[int, str], None] | None = None,
     ) -> None:
         self.deck = deck
         self.executor = executor
@@ -119,6 +120,8 @@ class Runner:
         self.bus = bus
         # documents(workflow_id or name, version) -> WorkflowDocument (the library's lookup)
         self.documents = documents
+        # safety_pause(workflow_id, reason): stop new runs of a workflow that ran away
+        self.safety_pause = safety_pause
 
     # --- a whole run ---------------------------------------------------------------------
 
@@ -307,6 +310,11 @@ class _RunContext:
             while self.condition(step.condition, scope):
                 count += 1
                 if count > step.max_iterations:
+                    if self.runner.safety_pause is not None:
+                        self.runner.safety_pause(
+                            self.run.workflow_id,
+                            f"the while loop {step.id!r} of run {self.run.id} hit its cap",
+                        )
                     raise _step_error(
                         "LOOP_LIMIT",
                         f"the while loop {step.id!r} reached its cap of {step.max_iterations}",

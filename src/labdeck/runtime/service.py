@@ -33,6 +33,9 @@ from labdeck.workflow.library import WorkflowLibrary
 from labdeck.workflow.model import WorkflowDocument
 
 
+SAFETY_FAILURES = 3
+
+
 class RunOptions(BaseModel):
     batch_size: int = Field(default=1, ge=1, le=1000)
     on_error: Literal["pause", "fail"] = "pause"
@@ -233,6 +236,29 @@ class RunService:
             )
         control.give_answer(None if pause_step else _convert_answer(value, control.prompt))
         return run
+
+    # --- safety ------------------------------------------------------------------------------
+
+    def safety_pause(self, workflow_id: int, reason: str) -> None:
+        record = self.library.safety_pause(str(workflow_id))
+        self.bus.publish(
+            {"kind": "workflow.safety_paused", "workflow": record.name, "reason": reason}
+        )
+
+    def after_run(self, run: RunRecord, outcome: Any) -> None:
+        """Three failed triggered runs in a row safety-pause their workflow."""
+        if outcome.status is not RunStatus.FAILED or run.trigger.get("kind") in (
+            "manual",
+            "replay",
+        ):
+            return
+        recent = [
+            r
+            for r in self.runs.recent(workflow_id=run.workflow_id, limit=20)
+            if r.trigger.get("kind") not in ("manual", "replay") and r.status in TERMINAL
+        ][:SAFETY_FAILURES]
+        if len(recent) == SAFETY_FAILURES and all(r.status == "failed" for r in recent):
+            self.safety_pause(run.workflow_id, f"{SAFETY_FAILURES} triggered runs failed in a row")
 
     # --- the queue -----------------------------------------------------------------------------
 

@@ -176,6 +176,16 @@ class WorkflowLibrary:
         source = self._record(ref)
         return self.create(dict(source.draft, name=name), user=user)
 
+    def safety_pause(self, ref: str) -> WorkflowRecord:
+        """New runs, replays and triggers of it are refused until someone clears it."""
+        return self._repo.set_status(self._record(ref).id, "paused_safety")
+
+    def clear_safety(self, ref: str) -> WorkflowRecord:
+        record = self._record(ref)
+        if record.status != "paused_safety":
+            raise Conflict(f"{record.name!r} is not safety-paused", code="INVALID_TRANSITION")
+        return self._repo.set_status(record.id, "active")
+
     def archive(self, ref: str) -> WorkflowRecord:
         return self._repo.set_status(self._record(ref).id, "archived")
 
