@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -96,7 +97,9 @@ def build_services(settings: Settings, deck: Deck) -> Services:
     executor = DeckExecutor()
     control = DirectControl(deck, executor, calls, settings.call_lock_wait_s)
     workflows = WorkflowLibrary(WorkflowRepository(engine), deck)
-    run_service = _build_runtime(engine, deck, executor, workflows, notes)
+    run_service = _build_runtime(
+        engine, deck, executor, workflows, notes, settings.data_dir / "runs"
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -119,13 +122,16 @@ def _build_runtime(
     executor: DeckExecutor,
     workflows: WorkflowLibrary,
     notes: list[str],
+    log_dir: Path,
 ) -> RunService:
     """Reconcile what a crash left, then start the queue over the runner."""
     bus = EventBus()
     runs = RunRepository(engine)
     records = RunRecords(engine)
     notes.extend(reconcile_runs(runs, records, bus, deck.name))
-    service = RunService(deck=deck, runs=runs, records=records, library=workflows, bus=bus)
+    service = RunService(
+        deck=deck, runs=runs, records=records, library=workflows, bus=bus, log_dir=log_dir
+    )
 
     def document(name: str, version: int | None) -> WorkflowDocument:
         return workflows.document(name, version)
@@ -140,5 +146,6 @@ def _build_runtime(
         bus=bus,
         prepare=service.prepare,
         on_finished=service.after_run,
+        log_dir=log_dir,
     )
     return service

@@ -325,3 +325,26 @@ def test_a_restart_fails_running_runs_and_pauses_the_queue(
     assert restarted.run_service.get(int(pending["id"])).status == "pending"
     assert restarted.run_service.queue_view().paused is True
     assert any("queued run" in note for note in restarted.startup_notes)
+
+
+def test_results_and_log_of_a_run(client: TestClient) -> None:
+    name = publish(client, WORKFLOW)
+    run = submit(client, name, mode={"table": [{"amount_mg": 2}, {"amount_mg": 4}]})
+    wait_for(client, run["id"], "completed")
+    results = client.get(f"/api/runs/{run['id']}/results.json").json()
+    assert [(r["iteration"], r["sample"], r["amount_mg"]) for r in results] == [
+        (1, 0, 2.0),
+        (2, 1, 4.0),
+    ]
+    assert all({"mass", "absorbance"} <= set(r) for r in results)
+    table = client.get(f"/api/runs/{run['id']}/results.csv")
+    assert table.headers["content-type"].startswith("text/csv")
+    lines = table.text.strip().splitlines()
+    assert lines[0] == "iteration,sample,amount_mg,mass,absorbance"
+    assert len(lines) == 3
+    log = client.get(f"/api/runs/{run['id']}/log")
+    assert log.status_code == 200
+    assert "status pending -> running" in log.text or "status running" in log.text
+    assert "dosed " in log.text  # the comment step
+    assert "status running -> completed" in log.text
+    assert client.get("/api/runs/99999/log").status_code == 404

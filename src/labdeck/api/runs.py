@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from labdeck.api.deps import CurrentUser, Operator, ServicesDep
@@ -166,6 +170,52 @@ async def run_steps(run_id: int, _user: CurrentUser, services: ServicesDep) -> d
     services.run_service.get(run_id)
     records = services.run_service.records
     return {"steps": records.steps(run_id), "samples": records.samples(run_id)}
+
+
+@router.get(
+    "/runs/{run_id}/log",
+    response_class=PlainTextResponse,
+    responses=errors(*AUTHED, 404, 422),
+    summary="The run's log: its events and what the deck logged while it ran",
+)
+async def run_log(run_id: int, _user: CurrentUser, services: ServicesDep) -> PlainTextResponse:
+    return PlainTextResponse(services.run_service.log_text(run_id))
+
+
+@router.get(
+    "/runs/{run_id}/results.json",
+    responses=errors(*AUTHED, 404, 422),
+    summary="One row per sample: parameters and outputs",
+)
+async def results_json(
+    run_id: int, _user: CurrentUser, services: ServicesDep
+) -> list[dict[str, Any]]:
+    return services.run_service.results(run_id)
+
+
+@router.get(
+    "/runs/{run_id}/results.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **errors(*AUTHED, 404, 422)},
+    summary="One row per sample as CSV (a header row, then values)",
+)
+async def results_csv(run_id: int, _user: CurrentUser, services: ServicesDep) -> Response:
+    rows = services.run_service.results(run_id)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns or ["iteration", "sample"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="run-{run_id}-results.csv"'},
+    )
 
 
 @router.post(

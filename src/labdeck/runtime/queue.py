@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
 
 from labdeck.deck.executor import DeckExecutor
 from labdeck.errors import LabdeckError, StructuredError, error_from_exception
 from labdeck.runtime.control import RunControl
 from labdeck.runtime.modes import IterationSource
+from labdeck.runtime.runlog import RunLog
 from labdeck.runtime.runner import Outcome, Runner
 from labdeck.runtime.states import EventBus, RunStatus, change_run_status
 from labdeck.store.repo_run_records import RunRecords
@@ -41,6 +44,7 @@ class RunQueue:
         bus: EventBus,
         prepare: Prepare,
         on_finished: Callable[[RunRecord, Outcome], None] | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self._deck_name = deck_name
         self._runs = runs
@@ -50,6 +54,7 @@ class RunQueue:
         self._bus = bus
         self._prepare = prepare
         self._on_finished = on_finished
+        self._log_dir = log_dir
         self._wake = threading.Event()
         self._state_lock = threading.Lock()
         self._active: tuple[int, RunControl] | None = None
@@ -133,8 +138,9 @@ class RunQueue:
 
     def _execute(self, run: RunRecord, control: RunControl) -> None:
         try:
-            document, source = self._prepare(run)
-            outcome = self._runner.execute(run, control, document, source)
+            with RunLog(self._log_dir, run.id, self._bus) if self._log_dir else nullcontext():
+                document, source = self._prepare(run)
+                outcome = self._runner.execute(run, control, document, source)
         except Exception as exc:
             log.exception("run %s stopped on an internal error", run.id)
             outcome = self._fail_internal(run, error_from_exception(exc))

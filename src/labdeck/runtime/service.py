@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -20,6 +21,7 @@ from labdeck.errors import Conflict, InvalidInput, NotFound
 from labdeck.runtime.control import CancelRequest, StopPendingRequest
 from labdeck.runtime.modes import IterationSource, TableSource, build_source
 from labdeck.runtime.queue import RunQueue
+from labdeck.runtime.runlog import run_log_path
 from labdeck.runtime.states import (
     TERMINAL,
     EventBus,
@@ -31,7 +33,6 @@ from labdeck.store.repo_run_records import RunRecords
 from labdeck.store.repo_runs import RunRecord, RunRepository
 from labdeck.workflow.library import WorkflowLibrary
 from labdeck.workflow.model import WorkflowDocument
-
 
 SAFETY_FAILURES = 3
 
@@ -61,8 +62,10 @@ class RunService:
         records: RunRecords,
         library: WorkflowLibrary,
         bus: EventBus,
+        log_dir: Path | None = None,
     ) -> None:
         self.deck = deck
+        self.log_dir = log_dir
         self.runs = runs
         self.records = records
         self.library = library
@@ -130,6 +133,22 @@ class RunService:
     def prompt(self, run_id: int) -> dict[str, Any] | None:
         control = self._queue().control_for(run_id)
         return dict(control.prompt) if control and control.prompt else None
+
+    def log_text(self, run_id: int) -> str:
+        """The run's log file ("" before the run has started)."""
+        self.get(run_id)
+        if self.log_dir is None:
+            return ""
+        path = run_log_path(self.log_dir, run_id)
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def results(self, run_id: int) -> list[dict[str, Any]]:
+        """One row per sample: iteration, sample, parameters, then outputs."""
+        self.get(run_id)
+        return [
+            {"iteration": s["iteration"], "sample": s["sample"], **s["params"], **s["outputs"]}
+            for s in self.records.samples(run_id)
+        ]
 
     def queue_view(self) -> QueueView:
         queue = self._queue()
