@@ -27,10 +27,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def use_error_shape_for_validation(app: FastAPI) -> None:
-    """Make FastAPI's automatic 422 responses document the one error shape.
+    """Make every documented error response the one JSON error shape.
 
-    FastAPI adds a 422 `HTTPValidationError` to routes with parameters; labdeck answers those
-    with `ErrorResponse` (see api/errors.py), so the document must say so.
+    FastAPI adds a 422 `HTTPValidationError` to routes with parameters, and documents errors
+    of text routes under their text media type; labdeck answers both with `ErrorResponse` in
+    JSON (see api/errors.py), so the document must say so.
     """
     generate = app.openapi
 
@@ -38,6 +39,7 @@ def use_error_shape_for_validation(app: FastAPI) -> None:
         document = generate()
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
+                _errors_are_json(operation)
                 response = operation.get("responses", {}).get("422")
                 if response is None:
                     continue
@@ -51,3 +53,13 @@ def use_error_shape_for_validation(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _errors_are_json(operation: dict[str, Any]) -> None:
+    """A route whose success body is text (a log, a script) still answers errors in JSON."""
+    for status, response in operation.get("responses", {}).items():
+        content = response.get("content", {})
+        if not status.startswith(("4", "5")) or "application/json" in content:
+            continue
+        schemas = [media["schema"] for media in content.values() if "schema" in media]
+        response["content"] = {"application/json": {"schema": schemas[0]}} if schemas else {}
