@@ -348,3 +348,17 @@ def test_results_and_log_of_a_run(client: TestClient) -> None:
     assert "dosed " in log.text  # the comment step
     assert "status running -> completed" in log.text
     assert client.get("/api/runs/99999/log").status_code == 404
+
+
+def test_cancelling_a_run_paused_during_a_wait_closes_the_wait_step(client: TestClient) -> None:
+    """Found by the stateful test: the wait's record stayed `running` after the run ended."""
+    name = publish(client, SLOW)
+    run = submit(client, name)
+    wait_for(client, run["id"], "waiting")
+    client.post(f"/api/runs/{run['id']}/pause")
+    wait_for(client, run["id"], "paused")
+    client.post(f"/api/runs/{run['id']}/cancel", json={})
+    wait_for(client, run["id"], "cancelled")
+    rest = [s for s in steps(client, run["id"]) if s["path"] == "rest"]
+    assert [s["status"] for s in rest] == ["cancelled"]
+    assert rest[0]["ended_at"] is not None

@@ -192,6 +192,10 @@ class Runner:
     def _finish(
         self, run_id: int, status: RunStatus, reason: str | None, continue_queue: bool
     ) -> Outcome:
+        # No step record may outlive its run as `running`, whatever path ended the run.
+        self.records.close_running_steps(
+            run_id, "cancelled" if status is not RunStatus.FAILED else "failed"
+        )
         change_run_status(self.runs, self.bus, run_id, status, reason=reason, by="runner")
         return Outcome(status, reason, continue_queue)
 
@@ -527,19 +531,22 @@ class _RunContext:
         deadline = time.monotonic() + float(seconds)
         self.set_status(RunStatus.WAITING, f"waiting {seconds:g} s")
         self.control.waiting_for = "timer"
-        while (left := deadline - time.monotonic()) > 0:
-            self.control.sleep(
-                left, lambda: self.cancel_requested() or self.control.pause_requested
-            )
-            if self.cancel_requested():
-                self.runner.records.finish_step(row, status="cancelled", output=None, error=None)
-                raise self.cancelled()
-            if self.control.pause_requested and not self.in_cleanup:
-                paused_at = time.monotonic()
-                self.set_status(RunStatus.PAUSED, "paused by an operator during a wait")
-                self.wait_for_resume()
-                deadline += time.monotonic() - paused_at  # the wait resumes where it stopped
-                self.set_status(RunStatus.WAITING, "waiting")
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                self.control.sleep(
+                    left, lambda: self.cancel_requested() or self.control.pause_requested
+                )
+                if self.cancel_requested():
+                    raise self.cancelled()
+                if self.control.pause_requested and not self.in_cleanup:
+                    paused_at = time.monotonic()
+                    self.set_status(RunStatus.PAUSED, "paused by an operator during a wait")
+                    self.wait_for_resume()  # raises RunCancelled if cancelled while paused
+                    deadline += time.monotonic() - paused_at  # resume where it stopped
+                    self.set_status(RunStatus.WAITING, "waiting")
+        except RunCancelled:
+            self.runner.records.finish_step(row, status="cancelled", output=None, error=None)
+            raise
         self.control.waiting_for = None
         self.set_status(RunStatus.RUNNING, None)
         self.runner.records.finish_step(row, status="completed", output=None, error=None)

@@ -102,6 +102,16 @@ class RunRecords:
             )
             return int(result.rowcount)
 
+    def close_running_steps(self, run_id: int, status: str) -> int:
+        """Give steps still marked running a final status (the run ended around them)."""
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(_steps)
+                .where(_steps.c.run_id == run_id, _steps.c.status == "running")
+                .values(status=status, ended_at=utcnow())
+            )
+            return int(result.rowcount)
+
     def steps(self, run_id: int) -> list[dict[str, Any]]:
         with self._engine.connect() as connection:
             rows = connection.execute(
