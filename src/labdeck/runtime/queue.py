@@ -20,8 +20,9 @@ from labdeck.deck.executor import DeckExecutor
 from labdeck.errors import LabdeckError, StructuredError, error_from_exception
 from labdeck.runtime.control import RunControl
 from labdeck.runtime.modes import IterationSource
+from labdeck.runtime.run_types import Outcome
 from labdeck.runtime.runlog import RunLog
-from labdeck.runtime.runner import Outcome, Runner
+from labdeck.runtime.runner import Runner
 from labdeck.runtime.states import EventBus, RunStatus, change_run_status
 from labdeck.store.repo_run_records import RunRecords
 from labdeck.store.repo_runs import RunRecord, RunRepository

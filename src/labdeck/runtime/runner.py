@@ -14,32 +14,37 @@ with each parameter as the list of the batch's values; everything else runs per 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from labdeck.deck.bindings import Deck
 from labdeck.deck.executor import DeckExecutor
 from labdeck.deck.jsonsafe import to_jsonable
-from labdeck.errors import InvalidInput, LabdeckError, StructuredError, error_from_exception
+from labdeck.errors import InvalidInput, LabdeckError, error_from_exception
 from labdeck.runtime.control import RunControl
 from labdeck.runtime.modes import IterationSource
+from labdeck.runtime.run_types import (
+    Outcome,
+    RunCancelled,
+    RunFailed,
+    Scope,
+    StepFailed,
+    Where,
+    step_error,
+)
 from labdeck.runtime.states import EventBus, RunStatus, change_run_status
+from labdeck.runtime.step_context import StepContext
 from labdeck.store.repo_run_records import RunRecords
 from labdeck.store.repo_runs import RunRecord, RunRepository
-from labdeck.workflow.expressions import ExpressionError, evaluate, render_text
+from labdeck.workflow.expressions import render_text
 from labdeck.workflow.model import (
     CallStep,
     CommentStep,
-    ExprRef,
     IfStep,
     InputStep,
-    ParamRef,
     PauseStep,
     RepeatStep,
     SetStep,
-    VarRef,
     WaitStep,
     WhileStep,
     WorkflowCallStep,
@@ -48,56 +53,6 @@ from labdeck.workflow.model import (
 
 log = logging.getLogger(__name__)
 RETRY_BASE_DELAY_S = 0.5
-
-
-@dataclass
-class Scope:
-    """What one sample sees: its parameters and the variables saved so far."""
-
-    params: dict[str, Any]
-    variables: dict[str, Any] = field(default_factory=dict)
-    sample: int | None = None  # the sample's index in the run; None in prep and cleanup
-
-    def names(self) -> dict[str, Any]:
-        return {**self.params, **self.variables}
-
-
-@dataclass(frozen=True)
-class Where:
-    phase: str
-    iteration: int | None
-    path: str
-
-
-class StepFailed(Exception):
-    def __init__(self, error: StructuredError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class RunCancelled(Exception):
-    def __init__(self, reason: str, cleanup: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.cleanup = cleanup
-
-
-class RunFailed(Exception):
-    def __init__(self, error: StructuredError, path: str) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.path = path
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: RunStatus
-    reason: str | None = None
-    continue_queue: bool = True
-
-
-def _step_error(code: str, message: str, **detail: Any) -> StepFailed:
-    return StepFailed(StructuredError(code=code, message=message, detail=detail))
 
 
 class Runner:
@@ -205,21 +160,17 @@ class Runner:
         self.bus.publish({"kind": "run.progress", "run_id": run_id, **progress})
 
 
-class _RunContext:
+class _RunContext(StepContext):
     """The state of one run while it executes (one instance per run)."""
 
     def __init__(
         self, runner: Runner, run: RunRecord, control: RunControl, document: WorkflowDocument
     ) -> None:
-        self.runner = runner
-        self.run = run
-        self.control = control
+        super().__init__(runner, run, control)
+        self.runner: Runner = runner
         self.document = document
         self.retries = int(run.options.get("retries", 0))
         self.on_error = str(run.options.get("on_error", "pause"))
-        self.in_cleanup = False
-        self.status = RunStatus.RUNNING
-        self.handled_cancel: Any = None  # the cancel that led to cleanup: only a new one stops it
 
     # --- phases and step lists -------------------------------------------------------------
 
@@ -319,7 +270,7 @@ class _RunContext:
                             self.run.workflow_id,
                             f"the while loop {step.id!r} of run {self.run.id} hit its cap",
                         )
-                    raise _step_error(
+                    raise step_error(
                         "LOOP_LIMIT",
                         f"the while loop {step.id!r} reached its cap of {step.max_iterations}",
                     )
@@ -329,7 +280,7 @@ class _RunContext:
         elif isinstance(step, RepeatStep):
             times = self.resolve(step.times, scope)
             if not isinstance(times, int) or isinstance(times, bool) or times < 0:
-                raise _step_error("INVALID_ARGUMENT", f"repeat needs a whole number, got {times!r}")
+                raise step_error("INVALID_ARGUMENT", f"repeat needs a whole number, got {times!r}")
             for count in range(1, times + 1):
                 if step.index:
                     scope.variables[step.index] = count
@@ -343,7 +294,7 @@ class _RunContext:
         elif isinstance(step, WorkflowCallStep):
             self.sub_workflow(step, where, scope)
         else:  # pragma: no cover - the model has no other kinds
-            raise _step_error("UNSUPPORTED", f"unknown step kind {step.kind!r}")
+            raise step_error("UNSUPPORTED", f"unknown step kind {step.kind!r}")
 
     def call(
         self, step: CallStep, where: Where, scopes: list[Scope], *, batch: bool, sample: int | None
@@ -418,7 +369,7 @@ class _RunContext:
                     if not raw_args:
                         return prop.get, {}
                     if set(raw_args) != {"set"}:
-                        raise _step_error(
+                        raise step_error(
                             "INVALID_ARGUMENT", f"{target} is a property: give only 'set'"
                         )
                     value = prop.convert(raw_args["set"])
@@ -428,11 +379,11 @@ class _RunContext:
                 binding = deck.function(target)
             bound = binding.convert(raw_args)
         except InvalidInput as invalid:
-            raise _step_error(
+            raise step_error(
                 "INVALID_ARGUMENT", invalid.message, fields=invalid.detail.get("fields", [])
             ) from invalid
         except LabdeckError as refused:
-            raise _step_error("INVALID_ARGUMENT", refused.message) from refused
+            raise step_error("INVALID_ARGUMENT", refused.message) from refused
         return (lambda: invoke_on_deck(binding.func, bound.args, bound.kwargs)), bound.recorded
 
     def save(self, save: Any, output: Any, scopes: list[Scope]) -> None:
@@ -443,151 +394,12 @@ class _RunContext:
             values = {save: output}
         else:
             if not isinstance(output, list | tuple) or len(output) != len(save):
-                raise _step_error(
+                raise step_error(
                     "SAVE_MISMATCH", f"expected {len(save)} values to save, got {output!r}"
                 )
             values = {name: item for name, item in zip(save, output, strict=True) if name}
         for scope in scopes:
             scope.variables.update(values)
-
-    # --- values and conditions ----------------------------------------------------------------
-
-    def resolve(self, value: Any, scope: Scope) -> Any:
-        try:
-            if isinstance(value, ParamRef):
-                return scope.params[value.param]
-            if isinstance(value, VarRef):
-                return scope.variables[value.var]
-            if isinstance(value, ExprRef):
-                return evaluate(value.expr, scope.names())
-        except KeyError as missing:
-            raise _step_error("EXPRESSION", f"{missing.args[0]!r} has no value here") from missing
-        except ExpressionError as bad:
-            raise _step_error("EXPRESSION", str(bad)) from bad
-        return value
-
-    def resolve_batch(self, value: Any, scopes: list[Scope]) -> Any:
-        if isinstance(value, ParamRef):
-            return [self.resolve(value, scope) for scope in scopes]
-        return self.resolve(value, scopes[0])
-
-    def condition(self, expression: str, scope: Scope) -> Any:
-        return self.resolve(ExprRef(expr=expression), scope)
-
-    # --- waiting: timers, operators, pauses ----------------------------------------------------
-
-    def cancelled(self) -> RunCancelled:
-        request = self.control.cancel
-        assert request is not None
-        return RunCancelled(request.reason, request.cleanup)
-
-    def cancel_requested(self) -> bool:
-        cancel = self.control.cancel
-        return cancel is not None and cancel is not self.handled_cancel
-
-    def boundary(self) -> None:
-        """Between steps: act on a cancel or pause request."""
-        control = self.control
-        if self.cancel_requested():
-            raise self.cancelled()
-        if control.pause_requested and not self.in_cleanup:
-            self.set_status(RunStatus.PAUSED, "paused by an operator")
-            self.wait_for_resume()
-
-    def wait_for_resume(self) -> None:
-        control = self.control
-        control.waiting_for = "resume"
-        while not control.take_resume():
-            if self.cancel_requested():
-                raise self.cancelled()
-            control.wait(0.5)
-        control.waiting_for = None
-        self.set_status(RunStatus.RUNNING, None)
-
-    def pause_on_error(self, where: Where, error: StructuredError) -> str:
-        control = self.control
-        self.set_status(RunStatus.PAUSED, f"step {where.path} failed: {error.message}")
-        control.waiting_for = "decision"
-        control.prompt = {"step": where.path, "error": error.model_dump(mode="json")}
-        try:
-            while (decision := control.take_decision()) is None:
-                if self.cancel_requested():
-                    raise self.cancelled()
-                control.wait(0.5)
-        finally:
-            control.waiting_for = None
-            control.prompt = None
-        if decision != "stop":
-            self.set_status(RunStatus.RUNNING, None)
-        return decision
-
-    def wait(self, step: WaitStep, where: Where, scope: Scope, sample: int | None) -> None:
-        seconds = self.resolve(step.seconds, scope)
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            raise _step_error(
-                "INVALID_ARGUMENT", f"wait needs a number of seconds, got {seconds!r}"
-            )
-        row = self.start_row(step, where, sample, {"seconds": seconds})
-        deadline = time.monotonic() + float(seconds)
-        self.set_status(RunStatus.WAITING, f"waiting {seconds:g} s")
-        self.control.waiting_for = "timer"
-        try:
-            while (left := deadline - time.monotonic()) > 0:
-                self.control.sleep(
-                    left, lambda: self.cancel_requested() or self.control.pause_requested
-                )
-                if self.cancel_requested():
-                    raise self.cancelled()
-                if self.control.pause_requested and not self.in_cleanup:
-                    paused_at = time.monotonic()
-                    self.set_status(RunStatus.PAUSED, "paused by an operator during a wait")
-                    self.wait_for_resume()  # raises RunCancelled if cancelled while paused
-                    deadline += time.monotonic() - paused_at  # resume where it stopped
-                    self.set_status(RunStatus.WAITING, "waiting")
-        except RunCancelled:
-            self.runner.records.finish_step(row, status="cancelled", output=None, error=None)
-            raise
-        self.control.waiting_for = None
-        self.set_status(RunStatus.RUNNING, None)
-        self.runner.records.finish_step(row, status="completed", output=None, error=None)
-
-    def ask_operator(
-        self, step: PauseStep | InputStep, where: Where, scope: Scope, sample: int | None
-    ) -> None:
-        """A pause block waits for `continue`; an input step waits for an answer."""
-        is_input = isinstance(step, InputStep)
-        text = render_text(
-            step.prompt if isinstance(step, InputStep) else step.message, scope.names()
-        )
-        row = self.start_row(step, where, sample, {"prompt": text})
-        self.control.prompt = {"step": where.path, "kind": step.kind, "text": text}
-        if isinstance(step, InputStep):
-            self.control.prompt |= {"type": step.type, "choices": step.choices}
-        self.control.waiting_for = "input" if is_input else "pause"
-        self.set_status(RunStatus.WAITING, text or ("input requested" if is_input else "paused"))
-        self.runner.bus.publish(
-            {"kind": "run.waiting", "run_id": self.run.id, **self.control.prompt}
-        )
-        try:
-            while True:
-                answered, value = self.control.take_answer()
-                if answered:
-                    break
-                if self.cancel_requested():
-                    self.runner.records.finish_step(
-                        row, status="cancelled", output=None, error=None
-                    )
-                    raise self.cancelled()
-                self.control.wait(0.5)
-        finally:
-            self.control.waiting_for = None
-            self.control.prompt = None
-        self.set_status(RunStatus.RUNNING, None)
-        self.runner.records.finish_step(
-            row, status="completed", output=to_jsonable(value), error=None
-        )
-        if isinstance(step, InputStep):
-            scope.variables[step.save] = value
 
     def sub_workflow(self, step: WorkflowCallStep, where: Where, scope: Scope) -> None:
         document: WorkflowDocument = self.runner.documents(step.workflow, step.version)
@@ -604,58 +416,3 @@ class _RunContext:
             for name, value in zip(step.save, outputs, strict=False):
                 if name:
                     scope.variables[name] = value
-
-    # --- records and statuses ------------------------------------------------------------------
-
-    def start_row(self, step: Any, where: Where, sample: int | None, args: dict[str, Any]) -> int:
-        return self.runner.records.start_step(
-            run_id=self.run.id,
-            phase=where.phase,
-            iteration=where.iteration,
-            sample=sample,
-            step_id=step.id,
-            path=where.path,
-            kind=step.kind,
-            target=None,
-            args=to_jsonable(args),
-            attempt=1,
-        )
-
-    def record_done(
-        self, step: Any, where: Where, sample: int | None, args: dict[str, Any]
-    ) -> None:
-        """A step with no instrument call (set, comment): one completed row."""
-        self.runner.records.start_step(
-            run_id=self.run.id,
-            phase=where.phase,
-            iteration=where.iteration,
-            sample=sample,
-            step_id=step.id,
-            path=where.path,
-            kind=step.kind,
-            target=None,
-            args=to_jsonable(args),
-            attempt=1,
-            status="completed",
-        )
-
-    def record_skipped(self, step: Any, where: Where, sample: int | None, why: str) -> None:
-        self.runner.records.start_step(
-            run_id=self.run.id,
-            phase=where.phase,
-            iteration=where.iteration,
-            sample=sample,
-            step_id=step.id,
-            path=where.path,
-            kind=step.kind,
-            target=getattr(step, "target", None),
-            args={"skipped": why},
-            attempt=1,
-            status="skipped",
-        )
-
-    def set_status(self, status: RunStatus, reason: str | None) -> None:
-        change_run_status(
-            self.runner.runs, self.runner.bus, self.run.id, status, reason=reason, by="runner"
-        )
-        self.status = status
