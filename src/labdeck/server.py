@@ -16,6 +16,7 @@ from labdeck.app import create_app
 from labdeck.deck.bindings import Deck
 from labdeck.deck.introspect import introspect_deck
 from labdeck.deck.load import deck_name, is_loading_deck, load_deck_module, module_from_caller
+from labdeck.runtime.triggers import RedactHookSecrets
 from labdeck.services import Services, build_services
 from labdeck.settings import Settings, get_settings
 
@@ -78,7 +79,11 @@ def prepare(settings: Settings, deck: Deck, templates: Path | None = None) -> Se
 
 def serve_deck(deck: Deck, settings: Settings, templates: Path | None = None) -> None:
     configure_logging(settings)
+    # Webhook URLs carry their secret: never let a log line show it.
+    for name in ("uvicorn.access", "labdeck.api.errors"):
+        logging.getLogger(name).addFilter(RedactHookSecrets())
     services = prepare(settings, deck, templates)
+    services.triggers.start()  # schedules fire only in a serving process, not in tests
     app = create_app(services)
     config = uvicorn.Config(
         app,

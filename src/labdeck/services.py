@@ -22,9 +22,11 @@ from labdeck.deck.executor import DeckExecutor
 from labdeck.errors import StructuredError
 from labdeck.runtime.queue import RunQueue
 from labdeck.runtime.reconcile import reconcile_runs
+from labdeck.runtime.replay import Replayer
 from labdeck.runtime.runner import Runner
 from labdeck.runtime.service import RunService
 from labdeck.runtime.states import EventBus
+from labdeck.runtime.triggers import Triggers, TriggerStore
 from labdeck.settings import Settings
 from labdeck.store.db import create_db_engine
 from labdeck.store.migrate import upgrade
@@ -52,10 +54,13 @@ class Services:
     workflows: WorkflowLibrary
     run_service: RunService
     bus: EventBus
+    replayer: Replayer
+    triggers: Triggers
     generated_admin_password: str | None = None
     startup_notes: list[str] = field(default_factory=list)
 
     def close(self) -> None:
+        self.triggers.stop()
         if self.run_service.queue is not None:
             self.run_service.queue.close()
         self.executor.close()
@@ -111,6 +116,10 @@ def build_services(settings: Settings, deck: Deck) -> Services:
         workflows=workflows,
         run_service=run_service,
         bus=run_service.bus,
+        replayer=Replayer(run_service, run_service.runs, workflows),
+        triggers=Triggers(
+            TriggerStore(settings.data_dir / "triggers.json"), run_service, workflows
+        ),
         generated_admin_password=generated,
         startup_notes=notes,
     )

@@ -284,6 +284,7 @@ class RunService:
     def rename(self, run_id: int, name: str) -> RunRecord:
         self.get(run_id)
         self.runs.update_fields(run_id, name=name)
+        self.bus.publish({"kind": "queue.changed", "run_id": run_id})  # other tabs refresh
         return self.get(run_id)
 
     def reorder(self, run_ids: Sequence[int]) -> QueueView:
