@@ -14,13 +14,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from labdeck import __version__
-from labdeck.api import auth, calls, deck, health, runs, workflows
+from labdeck.api import auth, calls, deck, events, health, runs, triggers, workflows
 from labdeck.api.errors import install_error_handlers
 from labdeck.api.openapi import use_error_shape_for_validation
 from labdeck.api.security import CrossOriginGuard
 from labdeck.services import Services
 from labdeck.web import STATIC_DIR
 from labdeck.web.design import router as design_router
+from labdeck.web.execute import router as execute_router
 from labdeck.web.pages import router as pages_router
 
 # Direct calls are the hot path: their router is matched first (no paths overlap).
@@ -28,11 +29,14 @@ ROUTERS = (
     deck.router,
     calls.router,
     runs.router,
+    triggers.router,
+    events.router,
     workflows.router,
     auth.router,
     health.router,
     pages_router,
     design_router,
+    execute_router,
 )
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"
