@@ -16,6 +16,7 @@ from labdeck.app import create_app
 from labdeck.deck.bindings import Deck
 from labdeck.deck.introspect import introspect_deck
 from labdeck.deck.load import deck_name, is_loading_deck, load_deck_module, module_from_caller
+from labdeck.runtime.notify import Handler
 from labdeck.runtime.triggers import RedactHookSecrets
 from labdeck.services import Services, build_services
 from labdeck.settings import Settings, get_settings
@@ -40,9 +41,14 @@ def load_deck(
     )
 
 
-def prepare(settings: Settings, deck: Deck, templates: Path | None = None) -> Services:
+def prepare(
+    settings: Settings,
+    deck: Deck,
+    templates: Path | None = None,
+    notify: Sequence[Handler] = (),
+) -> Services:
     """Build the services, load templates, and tell the person at the terminal how to log in."""
-    services = build_services(settings, deck)
+    services = build_services(settings, deck, notify)
     if templates is not None:
         from labdeck.workflow.templates import load_templates
 
@@ -77,12 +83,17 @@ def prepare(settings: Settings, deck: Deck, templates: Path | None = None) -> Se
     return services
 
 
-def serve_deck(deck: Deck, settings: Settings, templates: Path | None = None) -> None:
+def serve_deck(
+    deck: Deck,
+    settings: Settings,
+    templates: Path | None = None,
+    notify: Sequence[Handler] = (),
+) -> None:
     configure_logging(settings)
     # Webhook URLs carry their secret: never let a log line show it.
     for name in ("uvicorn.access", "labdeck.api.errors"):
         logging.getLogger(name).addFilter(RedactHookSecrets())
-    services = prepare(settings, deck, templates)
+    services = prepare(settings, deck, templates, notify)
     services.triggers.start()  # schedules fire only in a serving process, not in tests
     app = create_app(services)
     config = uvicorn.Config(
@@ -106,12 +117,14 @@ def run(
     expose: Sequence[str] = (),
     exclude: Sequence[str] = (),
     templates: str | Path | None = None,
+    notify: Sequence[Handler] = (),
     **settings_overrides: Any,
 ) -> None:
     """Serve the calling deck module: put `labdeck.run(__name__)` at the end of it.
 
     When `labdeck serve deck.py` imports that module, this call returns at once, so the
     module can be used both ways. A relative `templates` folder is found next to the deck file.
+    `notify` handlers are called with a message dict when a run needs a person.
     """
     if is_loading_deck():
         return
@@ -129,6 +142,6 @@ def run(
     if folder is not None and not folder.is_absolute() and deck_file:
         folder = Path(deck_file).resolve().parent / folder
     try:
-        serve_deck(deck, settings, folder)
+        serve_deck(deck, settings, folder, notify)
     except KeyboardInterrupt:
         sys.exit(0)

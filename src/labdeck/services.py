@@ -9,6 +9,7 @@ only through this container.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from labdeck.deck.bindings import Deck
 from labdeck.deck.control import DirectControl
 from labdeck.deck.executor import DeckExecutor
 from labdeck.errors import StructuredError
+from labdeck.runtime.notify import Handler, Notifier
 from labdeck.runtime.queue import RunQueue
 from labdeck.runtime.reconcile import reconcile_runs
 from labdeck.runtime.replay import Replayer
@@ -56,11 +58,13 @@ class Services:
     bus: EventBus
     replayer: Replayer
     triggers: Triggers
+    notifier: Notifier
     generated_admin_password: str | None = None
     startup_notes: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.triggers.stop()
+        self.notifier.close()
         if self.run_service.queue is not None:
             self.run_service.queue.close()
         self.executor.close()
@@ -69,7 +73,7 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(settings: Settings, deck: Deck) -> Services:
+def build_services(settings: Settings, deck: Deck, notify: Sequence[Handler] = ()) -> Services:
     settings.prepare_data_dir()
     secret_key = settings.prepare_secret_key()
     engine = create_db_engine(settings.resolved_database_url())
@@ -117,6 +121,7 @@ def build_services(settings: Settings, deck: Deck) -> Services:
         run_service=run_service,
         bus=run_service.bus,
         replayer=Replayer(run_service, run_service.runs, workflows),
+        notifier=Notifier(run_service.bus, notify, settings.notify_webhook_url),
         triggers=Triggers(
             TriggerStore(settings.data_dir / "triggers.json"), run_service, workflows
         ),

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Multiplies every sleep of the simulated demo instruments (0.01 in tests).",
     )
+    notify_webhook_url: str | None = Field(
+        default=None,
+        description=(
+            "URL that receives a JSON POST when a run needs a person (an input or pause step, "
+            "a failed step that paused the run)."
+        ),
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(
         default=False, description="Log every HTTP request (off by default: it costs latency)."

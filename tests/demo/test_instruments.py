@@ -374,3 +374,24 @@ def test_importing_the_deck_starts_no_threads_and_no_loop() -> None:
         "assert not [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, timeout=30)
+
+
+def test_a_setup_on_a_closed_loop_counts_as_not_set_up() -> None:
+    import asyncio
+
+    from labdeck.demo.bench import Bench
+    from labdeck.demo.plate_reader import PlateReader
+    from labdeck.errors import InstrumentError
+
+    reader = PlateReader(Bench())
+    first = asyncio.new_event_loop()
+    first.run_until_complete(reader.setup())
+    first.close()  # as when labdeck restarts: the loop the reader was set up on is gone
+    assert reader.is_set_up is False
+    second = asyncio.new_event_loop()
+    try:
+        with pytest.raises(InstrumentError) as refused:
+            second.run_until_complete(reader.read_absorbance())
+        assert refused.value.code == "NOT_SET_UP"
+    finally:
+        second.close()

@@ -45,8 +45,8 @@ class PlateReader:
 
     @property
     def is_set_up(self) -> bool:
-        """True between `setup()` and `stop()`."""
-        return self._lock is not None
+        """True between `setup()` and `stop()` (and while the loop it was set up on lives)."""
+        return self._lock is not None and self._loop is not None and not self._loop.is_closed()
 
     async def setup(self) -> None:
         """Connect to the reader. Required once before any other call."""
@@ -56,7 +56,8 @@ class PlateReader:
         self._tray_open = False
 
     def _ready_lock(self) -> asyncio.Lock:
-        if self._lock is None or self._loop is None:
+        # A setup made on a loop that has since closed (labdeck restarted) is gone too.
+        if self._lock is None or self._loop is None or self._loop.is_closed():
             raise InstrumentError("NOT_SET_UP", "call setup() first", retryable=False)
         if asyncio.get_running_loop() is not self._loop:
             # An asyncio driver's locks and connections belong to the loop they were made on.

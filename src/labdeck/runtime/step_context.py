@@ -153,7 +153,12 @@ class StepContext:
         self.control.waiting_for = "input" if is_input else "pause"
         self.set_status(RunStatus.WAITING, text or ("input requested" if is_input else "paused"))
         self.runner.bus.publish(
-            {"kind": "run.waiting", "run_id": self.run.id, **self.control.prompt}
+            {
+                **self.control.prompt,
+                "kind": "run.waiting",  # the event's name; the step's kind is step_kind
+                "step_kind": step.kind,
+                "run_id": self.run.id,
+            }
         )
         try:
             while True:
