@@ -51,6 +51,24 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+@contextmanager
+def signed_in_page(browser: Browser, server: str, path: str) -> Iterator[Page]:
+    """A page signed in as admin through the login form, on `path`; fails on JS errors."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server}{path}")
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}{path}")
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
 def shot(target: Page | Any, name: str, *, full_page: bool = False) -> None:
     """Save a screenshot for people to look at (test-artifacts/screenshots/)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ADMIN_PASSWORD
-from tests.e2e.conftest import demo_server, shot
+from tests.e2e.conftest import demo_server, shot, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CURRENT = re.compile(r"\bis-current\b")
@@ -97,19 +96,8 @@ def workflows(api: httpx.Client) -> dict[str, str]:
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server}/execute")
-    page.fill("#username", "admin")
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/execute")
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    with signed_in_page(browser, server, "/execute") as signed_in:
+        yield signed_in
 
 
 def open_workflow(page: Page, server: str, workflow_id: str) -> None:

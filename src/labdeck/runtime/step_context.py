@@ -183,7 +183,15 @@ class StepContext:
 
     # --- records and statuses ------------------------------------------------------------------
 
-    def start_row(self, step: Any, where: Where, sample: int | None, args: dict[str, Any]) -> int:
+    def start_row(
+        self,
+        step: Any,
+        where: Where,
+        sample: int | None,
+        args: dict[str, Any],
+        status: str = "running",
+    ) -> int:
+        """Commit a step record: `running` before it acts, or already final."""
         return self.runner.records.start_step(
             run_id=self.run.id,
             phase=where.phase,
@@ -192,43 +200,20 @@ class StepContext:
             step_id=step.id,
             path=where.path,
             kind=step.kind,
-            target=None,
+            target=getattr(step, "target", None),
             args=to_jsonable(args),
             attempt=1,
+            status=status,
         )
 
     def record_done(
         self, step: Any, where: Where, sample: int | None, args: dict[str, Any]
     ) -> None:
         """A step with no instrument call (set, comment): one completed row."""
-        self.runner.records.start_step(
-            run_id=self.run.id,
-            phase=where.phase,
-            iteration=where.iteration,
-            sample=sample,
-            step_id=step.id,
-            path=where.path,
-            kind=step.kind,
-            target=None,
-            args=to_jsonable(args),
-            attempt=1,
-            status="completed",
-        )
+        self.start_row(step, where, sample, args, status="completed")
 
     def record_skipped(self, step: Any, where: Where, sample: int | None, why: str) -> None:
-        self.runner.records.start_step(
-            run_id=self.run.id,
-            phase=where.phase,
-            iteration=where.iteration,
-            sample=sample,
-            step_id=step.id,
-            path=where.path,
-            kind=step.kind,
-            target=getattr(step, "target", None),
-            args={"skipped": why},
-            attempt=1,
-            status="skipped",
-        )
+        self.start_row(step, where, sample, {"skipped": why}, status="skipped")
 
     def set_status(self, status: RunStatus, reason: str | None) -> None:
         change_run_status(
