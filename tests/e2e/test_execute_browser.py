@@ -139,9 +139,20 @@ def test_a_repeat_run_to_completion(
     expect(status(page)).to_have_text("completed", timeout=15_000)
     expect(page.locator("#run-log")).to_contain_text("settled")
     expect(page.locator("#run-progress-text")).to_have_text("Iteration 1 of 1")
-    expect(page.locator("#run-controls button")).to_have_count(0)
+    # A finished run offers exactly one thing: run it again (a replay, never in place).
+    expect(page.locator("#run-controls button")).to_have_count(1)
     assert api.get(f"/api/runs/{run_id}").json()["status"] == "completed"
     shot(page, "execute-run-completed.png", full_page=True)
+
+    page.click("#btn-replay")
+    page.wait_for_url(lambda url: "/execute/runs/" in url and f"/runs/{run_id}" not in url)
+    replay_id = page.url.split("/execute/runs/")[1].split("?")[0]
+    expect(status(page)).to_have_text("completed", timeout=15_000)
+    replay = api.get(f"/api/runs/{replay_id}").json()
+    assert replay["replay_of"] == run_id
+    assert replay["trigger"]["kind"] == "replay"
+    assert replay["version"] == api.get(f"/api/runs/{run_id}").json()["version"]
+    shot(page, "execute-run-replayed.png", full_page=True)
 
 
 def test_a_table_run_from_an_uploaded_csv(

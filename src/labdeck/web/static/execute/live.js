@@ -288,6 +288,28 @@
     return { cleanup: cleanup, cont: cont, rows: rows };
   }
 
+  // Replay never re-runs in place: it queues a new run with the same version and inputs.
+  function replayButton(url) {
+    return el("button", {
+      type: "button",
+      id: "btn-replay",
+      className: "btn",
+      textContent: "Run again",
+      title: "A new run of the same version with the same inputs (recorded as a replay of this one)",
+      onclick: async function (event) {
+        const button = event.currentTarget;
+        button.disabled = true;
+        try {
+          const created = await X.api("POST", url + "/replay", { version: "same" });
+          window.location.assign(runUrl(created.id));
+        } catch (err) {
+          flash(controlsBox, err.message);
+          button.disabled = false;
+        }
+      },
+    });
+  }
+
   function renderControls(run) {
     const started = Boolean(run.started_at);
     const errorPaused = run.status === "paused" && run.prompt && run.prompt.error;
@@ -308,6 +330,8 @@
       row.append(verb("Pause", url + "/pause", undefined, controlsBox, { title: "The step in progress finishes, then the run waits" }));
     } else if (run.status === "paused" && !errorPaused) {
       row.append(verb("Resume", url + "/resume", undefined, controlsBox, { className: "btn-primary", title: "Continue where it stopped" }));
+    } else if (["completed", "failed", "cancelled"].indexOf(run.status) !== -1) {
+      row.append(replayButton(url));
     }
     if (row.childNodes.length) controlsBox.append(row);
     const active = started && ["running", "waiting", "paused"].indexOf(run.status) !== -1;
