@@ -28,13 +28,13 @@ from typing import Any, Protocol
 from labdeck.errors import InvalidInput
 from labdeck.workflow.model import Parameter, WorkflowDocument
 from labdeck.workflow.validate_values import (
-    _JSON_NUMBER,
-    _NO_VALUE,
-    _convert,
-    _json_equal,
-    _json_number,
-    _same_kind,
+    JSON_NUMBER,
+    NO_VALUE,
+    json_equal,
+    json_number,
+    lax_convert,
     literal_errors,
+    same_kind,
 )
 
 MAX_LISTED_PROBLEMS = 100
@@ -150,8 +150,8 @@ def convert_value(value: Any, schema: Mapping[str, Any]) -> Any:
 def _coerce(value: Any, schema: Any, defs: dict[str, Any], depth: int) -> Any:
     if not isinstance(schema, dict) or not schema or depth > 50:
         # The type is unknown (`{}`): a CSV cell that is plainly a number is meant as one.
-        if isinstance(value, str) and _JSON_NUMBER.fullmatch(value.strip()):
-            return _json_number(value.strip())
+        if isinstance(value, str) and JSON_NUMBER.fullmatch(value.strip()):
+            return json_number(value.strip())
         return value
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
@@ -165,7 +165,7 @@ def _coerce(value: Any, schema: Any, defs: dict[str, Any], depth: int) -> Any:
             # pydantic's smart unions: a branch of the value's own JSON kind wins ("5" stays
             # text for `int | str`), then the branches in order.
             ordered = sorted(
-                branches, key=lambda b: not (isinstance(b, dict) and _same_kind(value, b))
+                branches, key=lambda b: not (isinstance(b, dict) and same_kind(value, b))
             )
             for branch in ordered:
                 try:
@@ -187,8 +187,8 @@ def _coerce(value: Any, schema: Any, defs: dict[str, Any], depth: int) -> Any:
                 candidate = json.loads(value)
             except ValueError:
                 continue
-        converted = _convert(candidate, json_type)
-        if converted is _NO_VALUE:
+        converted = lax_convert(candidate, json_type)
+        if converted is NO_VALUE:
             continue
         if isinstance(converted, float) and not math.isfinite(converted):
             raise ValueError(f"must be a finite number, not {value!r}")
@@ -208,14 +208,14 @@ def _coerce(value: Any, schema: Any, defs: dict[str, Any], depth: int) -> Any:
 def _enum_value(value: Any, schema: dict[str, Any], defs: dict[str, Any]) -> Any:
     choices: list[Any] = schema["enum"]
     for choice in choices:
-        if _json_equal(choice, value):
+        if json_equal(choice, value):
             return choice
     names = schema.get("x-enum-names")
     if isinstance(names, list) and len(names) == len(choices) and value in names:
         return choices[names.index(value)]
     if isinstance(value, str):
-        number = _json_number(value.strip())
-        numeric = [c for c in choices if number is not None and _json_equal(c, number)]
+        number = json_number(value.strip())
+        numeric = [c for c in choices if number is not None and json_equal(c, number)]
         if len(numeric) == 1:
             return numeric[0]
     raise ValueError(_first_error(value, schema, defs))

@@ -33,13 +33,13 @@ _FLOAT_TEXT = re.compile(
     re.ASCII | re.IGNORECASE,
 )
 # An Enum or Literal takes a number spelled as a string only in plain JSON syntax.
-_JSON_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
+JSON_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
 _WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
 _WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
 _TRUE_TEXT = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE_TEXT = frozenset({"0", "off", "f", "false", "n", "no"})
 _MAX_ERRORS = 5
-_NO_VALUE: Any = object()
+NO_VALUE: Any = object()
 
 
 def literal_errors(value: Any, schema: Any, defs: dict[str, Any] | None = None) -> list[str]:
@@ -79,12 +79,12 @@ def _check(value: Any, schema: Any, defs: dict[str, Any], where: str, depth: int
     types = schema.get("type")
     if types is None:
         return []
-    converted = _NO_VALUE
+    converted = NO_VALUE
     for json_type in types if isinstance(types, list) else [types]:
-        converted = _convert(value, json_type)
-        if converted is not _NO_VALUE:
+        converted = lax_convert(value, json_type)
+        if converted is not NO_VALUE:
             break
-    if converted is _NO_VALUE:
+    if converted is NO_VALUE:
         expected = " or ".join(_TYPE_WORDS.get(t, str(t)) for t in _as_list(types))
         return [_at(where, f"must be {expected}, not {_show(value)}")]
     if isinstance(converted, int | float) and not isinstance(converted, bool):
@@ -108,14 +108,14 @@ def _check_union(
             return []
         # Report the branch whose JSON type the value has: "must be one of…" for a wrong
         # Enum name beats "must be empty (null)".
-        if best is None or (isinstance(branch, dict) and _same_kind(value, branch)):
+        if best is None or (isinstance(branch, dict) and same_kind(value, branch)):
             best = errors
     if value is None:
         return [_at(where, "must not be empty (null)")]
     return best or []
 
 
-def _same_kind(value: Any, branch: dict[str, Any]) -> bool:
+def same_kind(value: Any, branch: dict[str, Any]) -> bool:
     kinds = _as_list(branch.get("type"))
     if "enum" in branch and not kinds:
         kinds = list({_json_kind(choice) for choice in branch["enum"]})
@@ -125,11 +125,11 @@ def _same_kind(value: Any, branch: dict[str, Any]) -> bool:
 def _check_enum(value: Any, schema: dict[str, Any], where: str) -> list[str]:
     choices: list[Any] = schema["enum"]
     names = schema.get("x-enum-names")
-    if any(_json_equal(choice, value) for choice in choices):
+    if any(json_equal(choice, value) for choice in choices):
         return []
     if isinstance(names, list) and isinstance(value, str) and value in names:
         return []
-    number = _json_number(value) if isinstance(value, str) else None
+    number = json_number(value) if isinstance(value, str) else None
     if number is not None:
         numeric = [choice for choice in choices if _is_number(choice) and choice == number]
         # An Enum takes a numeric string only when it names exactly one value.
@@ -143,10 +143,10 @@ def _check_enum(value: Any, schema: dict[str, Any], where: str) -> list[str]:
     return [_at(where, f"must be one of {listed}, not {_show(value)}")]
 
 
-def _convert(value: Any, json_type: str) -> Any:
-    """`value` as pydantic's lax mode would convert it to `json_type`, or `_NO_VALUE`."""
+def lax_convert(value: Any, json_type: str) -> Any:
+    """`value` as pydantic's lax mode would convert it to `json_type`, or `NO_VALUE`."""
     if json_type == "null":
-        return value if value is None else _NO_VALUE
+        return value if value is None else NO_VALUE
     if json_type == "boolean":
         return _to_bool(value)
     if json_type == "integer":
@@ -154,11 +154,11 @@ def _convert(value: Any, json_type: str) -> Any:
     if json_type == "number":
         return _to_number(value)
     if json_type == "string":
-        return value if isinstance(value, str) else _NO_VALUE
+        return value if isinstance(value, str) else NO_VALUE
     if json_type == "array":
-        return value if isinstance(value, list | tuple) else _NO_VALUE
+        return value if isinstance(value, list | tuple) else NO_VALUE
     if json_type == "object":
-        return value if isinstance(value, dict) else _NO_VALUE
+        return value if isinstance(value, dict) else NO_VALUE
     return value  # an unknown type word: accept
 
 
@@ -173,7 +173,7 @@ def _to_bool(value: Any) -> Any:
             return True
         if text in _FALSE_TEXT:
             return False
-    return _NO_VALUE
+    return NO_VALUE
 
 
 def _to_integer(value: Any) -> Any:
@@ -182,12 +182,12 @@ def _to_integer(value: Any) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value) if math.isfinite(value) and value.is_integer() else _NO_VALUE
+        return int(value) if math.isfinite(value) and value.is_integer() else NO_VALUE
     if isinstance(value, str):
         text = value.strip(_WHITE_SPACE)
         if _INTEGER_TEXT.fullmatch(text):
             return int(text.split(".")[0].replace("_", ""))
-    return _NO_VALUE
+    return NO_VALUE
 
 
 def _to_number(value: Any) -> Any:
@@ -201,15 +201,15 @@ def _to_number(value: Any) -> Any:
             # pydantic drops single underscores between two other characters ("1_0", "-_0"),
             # but not in text it had to trim (" 1_0").
             if text != value or "__" in text or text[0] == "_" or text[-1] == "_":
-                return _NO_VALUE
+                return NO_VALUE
             text = text.replace("_", "")
         if _FLOAT_TEXT.fullmatch(text):
             return float(text)
-    return _NO_VALUE
+    return NO_VALUE
 
 
-def _json_number(text: str) -> int | float | None:
-    if not _JSON_NUMBER.fullmatch(text):
+def json_number(text: str) -> int | float | None:
+    if not JSON_NUMBER.fullmatch(text):
         return None
     try:
         return int(text)
@@ -343,7 +343,7 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
-def _json_equal(choice: Any, value: Any) -> bool:
+def json_equal(choice: Any, value: Any) -> bool:
     """Equality as JSON sees it: 3 == 3.0, but True is not 1 and "3" is not 3."""
     if isinstance(choice, bool) or isinstance(value, bool):
         return type(choice) is type(value) and choice == value
