@@ -42,12 +42,19 @@ def drag(page: Page, source: Locator, target: Locator, *, where: str = "end") ->
     page.mouse.move(start["x"] + 12, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(start["x"] + 20, start["y"] + start["height"] / 2 + 6, steps=3)
-    for steps in (8, 4, 2):  # the list may shift while the ghost moves: aim again
+    # The lists shift (with a 120 ms animation) while the ghost passes over them: aim again
+    # until the target stands still under the pointer.
+    last: tuple[float, float] | None = None
+    for steps in (8, 4, 2, 2, 2, 2):
         box = target.bounding_box()
         assert box is not None
         x = box["x"] + box["width"] / 2
         y = box["y"] + (box["height"] - 8 if where == "end" else box["height"] / 2)
+        if last == (x, y):
+            break
         page.mouse.move(x, y, steps=steps)
+        page.wait_for_timeout(180)  # let SortableJS's move animation finish before measuring
+        last = (x, y)
     page.mouse.up()
 
 
