@@ -143,3 +143,63 @@ def test_forced_work_runs_on_a_side_thread_while_the_deck_thread_is_stuck(
     forced = executor.submit(released.set, side_thread=True)
     forced.result(timeout=2)
     assert stuck.result(timeout=2) is True
+
+
+def test_a_lent_deck_serves_calls_on_the_deck_thread_until_taken_back(
+    executor: DeckExecutor,
+) -> None:
+    """A parked run lends the deck: direct calls get the lock and still run on the deck thread."""
+    deck_thread = _on_deck_thread(executor, threading.get_ident)
+    lent = threading.Event()
+    go_on = threading.Event()
+    woken = threading.Event()
+
+    def parked_run() -> str:
+        executor.lock.acquire("run 1", timeout_s=0)
+        executor.lend(woken.set)
+        lent.set()
+        while not go_on.is_set():
+            executor.serve_lent(0.01)
+        executor.take_back("run 1")
+        holder = executor.lock.holder
+        executor.lock.release()
+        return holder.description if holder else ""
+
+    run = executor.submit(parked_run)
+    assert lent.wait(5)
+    executor.lock.acquire("direct call", timeout_s=1)  # free while lent: no 409
+    try:
+        served = executor.submit(threading.get_ident).result(timeout=5)
+    finally:
+        executor.lock.release()
+    assert served == deck_thread
+    assert woken.is_set()
+    go_on.set()
+    assert run.result(timeout=5) == "run 1"
+    # Taken back: deck-thread work goes to the deck thread's own queue again.
+    assert _on_deck_thread(executor, threading.get_ident) == deck_thread
+
+
+def test_taking_the_deck_back_waits_for_the_direct_call_in_progress(
+    executor: DeckExecutor,
+) -> None:
+    order: list[str] = []
+    lent = threading.Event()
+
+    def parked_run() -> None:
+        executor.lock.acquire("run 1", timeout_s=0)
+        executor.lend(lambda: None)
+        lent.set()
+        time.sleep(0.05)  # the direct call below takes the lock meanwhile
+        executor.take_back("run 1")  # serves the call's job while waiting for the lock
+        order.append("run goes on")
+        executor.lock.release()
+
+    run = executor.submit(parked_run)
+    assert lent.wait(5)
+    executor.lock.acquire("direct call", timeout_s=1)
+    job = executor.submit(lambda: (time.sleep(0.2), order.append("direct call"))[1])
+    job.result(timeout=5)
+    executor.lock.release()
+    run.result(timeout=5)
+    assert order == ["direct call", "run goes on"]

@@ -103,10 +103,16 @@ def test_sigkill_mid_step_mid_wait_and_with_runs_queued(lab: Path, tmp_path: Pat
         waited = client.get(f"/api/runs/{queued[0]['id']}").json()
         assert waited["status"] == "paused"
         assert "server stopped" in waited["status_reason"]
+        # Nothing can continue it: the only verb offered is stopping it; resume says why not.
+        assert waited["actions"] == ["cancel"]
+        refused = client.post(f"/api/runs/{queued[0]['id']}/resume")
+        assert refused.status_code == 409
+        assert "Stop it, then run it again" in refused.json()["error"]["message"]
         assert client.get(f"/api/runs/{queued[1]['id']}").json()["status"] == "pending"
         assert client.get("/api/queue").json()["paused"] is True
         cancelled = client.post(f"/api/runs/{queued[0]['id']}/cancel", json={}).json()
         assert cancelled["status"] == "cancelled"
+        assert cancelled["actions"] == ["replay"]
     finally:
         client.close()
         server.stop()

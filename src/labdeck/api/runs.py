@@ -52,9 +52,19 @@ class RunOut(BaseModel):
     prompt: dict[str, Any] | None = Field(
         default=None, description="What the run waits for (an input, a pause, a decision)."
     )
+    actions: list[str] = Field(
+        default_factory=list,
+        description="The control verbs valid now: pause, resume, stop-pending, cancel, retry,"
+        " skip, input, continue, replay (each is `POST /api/runs/{id}/<verb>`).",
+    )
 
     @classmethod
-    def of(cls, run: RunRecord, prompt: dict[str, Any] | None = None) -> RunOut:
+    def of(
+        cls,
+        run: RunRecord,
+        prompt: dict[str, Any] | None = None,
+        actions: list[str] | None = None,
+    ) -> RunOut:
         return cls(
             id=str(run.id),
             name=run.name,
@@ -72,6 +82,7 @@ class RunOut(BaseModel):
             started_at=run.started_at,
             ended_at=run.ended_at,
             prompt=prompt,
+            actions=actions or [],
         )
 
 
@@ -82,12 +93,12 @@ class QueueOut(BaseModel):
     pending: list[RunOut]
 
     @classmethod
-    def of(cls, view: QueueView) -> QueueOut:
+    def of(cls, view: QueueView, services: Any) -> QueueOut:
         return cls(
             paused=view.paused,
             reason=view.reason,
-            active=RunOut.of(view.active) if view.active else None,
-            pending=[RunOut.of(run) for run in view.pending],
+            active=run_out(services, view.active) if view.active else None,
+            pending=[run_out(services, run) for run in view.pending],
         )
 
 
@@ -114,8 +125,9 @@ class OrderRequest(BaseModel):
     run_ids: list[int]
 
 
-def _out(services: Any, run: RunRecord) -> RunOut:
-    return RunOut.of(run, services.run_service.prompt(run.id))
+def run_out(services: Any, run: RunRecord) -> RunOut:
+    """A run as the API shows it, with what it waits for and the verbs valid now."""
+    return RunOut.of(run, services.run_service.prompt(run.id), services.run_service.actions(run))
 
 
 @router.post(
@@ -135,7 +147,7 @@ async def submit_run(body: RunRequest, user: Operator, services: ServicesDep) ->
         name=body.name,
         user=user.name,
     )
-    return _out(services, run)
+    return run_out(services, run)
 
 
 @router.get(
@@ -151,14 +163,14 @@ async def list_runs(
     limit: int = Query(default=50, ge=1, le=500),
 ) -> list[RunOut]:
     runs = services.run_service.runs.recent(statuses=[status_] if status_ else None, limit=limit)
-    return [_out(services, run) for run in runs]
+    return [run_out(services, run) for run in runs]
 
 
 @router.get(
     "/runs/{run_id}", response_model=RunOut, responses=errors(*AUTHED, 404, 422), summary="A run"
 )
 async def get_run(run_id: int, _user: CurrentUser, services: ServicesDep) -> RunOut:
-    return _out(services, services.run_service.get(run_id))
+    return run_out(services, services.run_service.get(run_id))
 
 
 @router.get(
@@ -225,7 +237,7 @@ async def results_csv(run_id: int, _user: CurrentUser, services: ServicesDep) ->
     summary="Pause at the next step boundary (or hold a queued run)",
 )
 async def pause_run(run_id: int, user: Operator, services: ServicesDep) -> RunOut:
-    return _out(services, services.run_service.pause(run_id, user.name))
+    return run_out(services, services.run_service.pause(run_id, user.name))
 
 
 @router.post(
@@ -235,7 +247,7 @@ async def pause_run(run_id: int, user: Operator, services: ServicesDep) -> RunOu
     summary="Resume a paused run",
 )
 async def resume_run(run_id: int, user: Operator, services: ServicesDep) -> RunOut:
-    return _out(services, services.run_service.resume(run_id, user.name))
+    return run_out(services, services.run_service.resume(run_id, user.name))
 
 
 @router.post(
@@ -254,7 +266,7 @@ async def cancel_run(
         cleanup=body.cleanup,
         continue_queue=body.continue_queue,
     )
-    return _out(services, run)
+    return run_out(services, run)
 
 
 @router.post(
@@ -269,7 +281,7 @@ async def stop_pending(
     run = services.run_service.stop_pending(
         run_id, user.name, cleanup=body.cleanup, continue_queue=body.continue_queue
     )
-    return _out(services, run)
+    return run_out(services, run)
 
 
 @router.post(
@@ -279,7 +291,7 @@ async def stop_pending(
     summary="Run the failed step of an error-paused run again",
 )
 async def retry_run(run_id: int, _user: Operator, services: ServicesDep) -> RunOut:
-    return _out(services, services.run_service.decide(run_id, "retry"))
+    return run_out(services, services.run_service.decide(run_id, "retry"))
 
 
 @router.post(
@@ -289,7 +301,7 @@ async def retry_run(run_id: int, _user: Operator, services: ServicesDep) -> RunO
     summary="Skip the failed step of an error-paused run",
 )
 async def skip_step(run_id: int, _user: Operator, services: ServicesDep) -> RunOut:
-    return _out(services, services.run_service.decide(run_id, "skip"))
+    return run_out(services, services.run_service.decide(run_id, "skip"))
 
 
 @router.post(
@@ -301,7 +313,7 @@ async def skip_step(run_id: int, _user: Operator, services: ServicesDep) -> RunO
 async def answer_input(
     run_id: int, body: AnswerRequest, _user: Operator, services: ServicesDep
 ) -> RunOut:
-    return _out(services, services.run_service.answer(run_id, body.value, pause_step=False))
+    return run_out(services, services.run_service.answer(run_id, body.value, pause_step=False))
 
 
 @router.post(
@@ -311,7 +323,7 @@ async def answer_input(
     summary="Continue after a pause step",
 )
 async def continue_run(run_id: int, _user: Operator, services: ServicesDep) -> RunOut:
-    return _out(services, services.run_service.answer(run_id, None, pause_step=True))
+    return run_out(services, services.run_service.answer(run_id, None, pause_step=True))
 
 
 @router.patch(
@@ -323,7 +335,7 @@ async def continue_run(run_id: int, _user: Operator, services: ServicesDep) -> R
 async def rename_run(
     run_id: int, body: RenameRequest, _user: Operator, services: ServicesDep
 ) -> RunOut:
-    return _out(services, services.run_service.rename(run_id, body.name))
+    return run_out(services, services.run_service.rename(run_id, body.name))
 
 
 @router.get(
@@ -333,7 +345,7 @@ async def rename_run(
     summary="The queue: paused?, the active run, pending runs in order",
 )
 async def get_queue(_user: CurrentUser, services: ServicesDep) -> QueueOut:
-    return QueueOut.of(services.run_service.queue_view())
+    return QueueOut.of(services.run_service.queue_view(), services)
 
 
 @router.post(
@@ -343,7 +355,7 @@ async def get_queue(_user: CurrentUser, services: ServicesDep) -> QueueOut:
     summary="Stop starting new runs",
 )
 async def pause_queue(_user: Operator, services: ServicesDep) -> QueueOut:
-    return QueueOut.of(services.run_service.set_queue_paused(True))
+    return QueueOut.of(services.run_service.set_queue_paused(True), services)
 
 
 @router.post(
@@ -353,7 +365,7 @@ async def pause_queue(_user: Operator, services: ServicesDep) -> QueueOut:
     summary="Start queued runs again",
 )
 async def resume_queue(_user: Operator, services: ServicesDep) -> QueueOut:
-    return QueueOut.of(services.run_service.set_queue_paused(False))
+    return QueueOut.of(services.run_service.set_queue_paused(False), services)
 
 
 @router.put(
@@ -363,4 +375,4 @@ async def resume_queue(_user: Operator, services: ServicesDep) -> QueueOut:
     summary="Set the order of the queued runs",
 )
 async def order_queue(body: OrderRequest, _user: Operator, services: ServicesDep) -> QueueOut:
-    return QueueOut.of(services.run_service.reorder(body.run_ids))
+    return QueueOut.of(services.run_service.reorder(body.run_ids), services)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from labdeck.api.deps import CurrentUser, Operator, ServicesDep
 from labdeck.api.openapi import AUTHED, errors
-from labdeck.api.runs import RunOut
+from labdeck.api.runs import RunOut, run_out
 from labdeck.runtime.replay import Replayer
 from labdeck.runtime.service import RunOptions
 from labdeck.runtime.triggers import TriggerRecord, Triggers
@@ -194,4 +194,4 @@ async def replay_run(
     services: ServicesDep,
 ) -> RunOut:
     run = replayer.replay(run_id, version=body.version, mapping=body.mapping, user=user.name)
-    return RunOut.of(run, services.run_service.prompt(run.id))
+    return run_out(services, run)

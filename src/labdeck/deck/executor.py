@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from labdeck.errors import InstrumentBusy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LEND_POLL_S = 0.05  # how often a run taking the deck back re-checks the lock
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,11 @@ class DeckExecutor:
         )
         self._loop_thread.start()
         self._closed = False
+        # Set while a parked run lends the deck: how to wake it for a handed-over job.
+        self._lent: Callable[[], None] | None = None
+        self._lent_jobs: queue.SimpleQueue[
+            tuple[Callable[[], Any], concurrent.futures.Future[Any]]
+        ] = queue.SimpleQueue()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -135,9 +142,57 @@ class DeckExecutor:
     def submit(
         self, job: Callable[[], T], *, side_thread: bool = False
     ) -> concurrent.futures.Future[T]:
-        """Run `job` on the deck thread (or a side thread for forced work)."""
-        pool = self._side_threads if side_thread else self._deck_thread
-        return pool.submit(job)
+        """Run `job` on the deck thread (or a side thread for forced work).
+
+        While a parked run has lent the deck (`lend`), the deck thread is that run waiting for
+        a person: the job is handed to it (`serve_lent`) so drivers still see one thread.
+        """
+        if side_thread:
+            return self._side_threads.submit(job)
+        if self._lent is not None:
+            future: concurrent.futures.Future[T] = concurrent.futures.Future()
+            self._lent_jobs.put((job, future))
+            self._lent()
+            return future
+        return self._deck_thread.submit(job)
+
+    def lend(self, wake: Callable[[], None]) -> None:
+        """A run waiting for a person lets direct calls use the deck until `take_back`.
+
+        Called on the deck thread by the lock's holder: releases the lock (waking whoever
+        waits for it); until `take_back`, deck-thread jobs are queued for the parked run,
+        which runs them in `serve_lent` (`wake` tells it one arrived).
+        """
+        self._lent = wake
+        self.lock.release()
+
+    def serve_lent(self, timeout_s: float = 0.0) -> None:
+        """Run the jobs direct calls handed over while the deck is lent (on the deck thread)."""
+        try:
+            job, future = (
+                self._lent_jobs.get(timeout=timeout_s)
+                if timeout_s > 0
+                else (self._lent_jobs.get_nowait())
+            )
+        except queue.Empty:
+            return
+        while True:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as exc:
+                    future.set_exception(exc)
+            try:
+                job, future = self._lent_jobs.get_nowait()
+            except queue.Empty:
+                return
+
+    def take_back(self, description: str) -> None:
+        """Re-take the lock after `lend`, serving a direct call in progress until it ends."""
+        while not self.lock.try_acquire(description):
+            self.serve_lent(LEND_POLL_S)
+        self._lent = None
+        self.serve_lent()  # nothing can be left (callers hold the lock), but never strand one
 
     def invoke(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -48,6 +48,11 @@ class RunControl:
     def _notify(self) -> None:
         self._changed.notify_all()
 
+    def poke(self) -> None:
+        """Wake the runner's wait (a direct call handed it a job while the deck is lent)."""
+        with self._changed:
+            self._notify()
+
     def request_pause(self) -> None:
         with self._changed:
             self.pause_requested = True

@@ -134,6 +134,30 @@ class RunService:
         control = self._queue().control_for(run_id)
         return dict(control.prompt) if control and control.prompt else None
 
+    def actions(self, run: RunRecord) -> list[str]:
+        """The verbs valid for `run` now (the pages show exactly these buttons).
+
+        A run paused by a restart has no runner behind it: it can only be stopped (and then
+        run again), never resumed, since what it was doing is lost.
+        """
+        status = RunStatus(run.status)
+        if status in TERMINAL:
+            return ["replay"]
+        if status is RunStatus.PENDING:
+            return ["pause", "cancel"]
+        control = self._queue().control_for(run.id)
+        if control is None:
+            return ["resume", "cancel"] if run.started_at is None else ["cancel"]
+        verbs = {
+            "resume": ["resume"],
+            "decision": ["retry", "skip"],
+            "input": ["input"],
+            "pause": ["continue"],
+        }.get(control.waiting_for or "", [])
+        if status in (RunStatus.RUNNING, RunStatus.WAITING) and not verbs:
+            verbs = ["pause"]
+        return [*verbs, "stop-pending", "cancel"]
+
     def log_text(self, run_id: int) -> str:
         """The run's log file ("" before the run has started)."""
         self.get(run_id)
@@ -193,6 +217,13 @@ class RunService:
                 self.runs, self.bus, run_id, RunStatus.PENDING, expected=RunStatus.PAUSED, by=user
             )
             self._queue().kick()
+        elif control is None and run.status == RunStatus.PAUSED:
+            raise Conflict(
+                f"run {run_id} cannot be resumed: the server stopped while it ran, so where it"
+                " was is lost. Stop it, then run it again.",
+                code="INVALID_TRANSITION",
+                detail={"status": str(run.status)},
+            )
         else:
             raise InvalidTransition(run_id, RunStatus(run.status), RunStatus.RUNNING)
         return self.get(run_id)

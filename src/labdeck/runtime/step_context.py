@@ -9,8 +9,11 @@ answer, and writing step records and status changes. The runner's context builds
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
+from labdeck.deck.executor import DeckExecutor
 from labdeck.deck.jsonsafe import to_jsonable
 from labdeck.errors import StructuredError
 from labdeck.runtime.control import RunControl
@@ -26,6 +29,7 @@ class RunnerParts(Protocol):
     records: RunRecords
     runs: RunRepository
     bus: EventBus
+    executor: DeckExecutor
 
 
 class StepContext:
@@ -83,13 +87,33 @@ class StepContext:
             self.set_status(RunStatus.PAUSED, "paused by an operator")
             self.wait_for_resume()
 
+    @contextmanager
+    def deck_lent(self) -> Iterator[None]:
+        """While the run waits for a person, direct controls may use the deck (one at a time).
+
+        Operators fix things by hand during a pause or before a retry; the run takes the deck
+        back (after a direct call in progress ends) before it goes on.
+        """
+        executor = self.runner.executor
+        executor.lend(self.control.poke)
+        try:
+            yield
+        finally:
+            executor.take_back(f"run {self.run.id} ({self.run.name})")
+
+    def idle(self) -> None:
+        """Wait a little for a request, serving direct calls meanwhile (inside `deck_lent`)."""
+        self.control.wait(0.5)
+        self.runner.executor.serve_lent()
+
     def wait_for_resume(self) -> None:
         control = self.control
         control.waiting_for = "resume"
-        while not control.take_resume():
-            if self.cancel_requested():
-                raise self.cancelled()
-            control.wait(0.5)
+        with self.deck_lent():
+            while not control.take_resume():
+                if self.cancel_requested():
+                    raise self.cancelled()
+                self.idle()
         control.waiting_for = None
         self.set_status(RunStatus.RUNNING, None)
 
@@ -99,10 +123,11 @@ class StepContext:
         control.waiting_for = "decision"
         control.prompt = {"step": where.path, "error": error.model_dump(mode="json")}
         try:
-            while (decision := control.take_decision()) is None:
-                if self.cancel_requested():
-                    raise self.cancelled()
-                control.wait(0.5)
+            with self.deck_lent():
+                while (decision := control.take_decision()) is None:
+                    if self.cancel_requested():
+                        raise self.cancelled()
+                    self.idle()
         finally:
             control.waiting_for = None
             control.prompt = None
@@ -161,16 +186,17 @@ class StepContext:
             }
         )
         try:
-            while True:
-                answered, value = self.control.take_answer()
-                if answered:
-                    break
-                if self.cancel_requested():
-                    self.runner.records.finish_step(
-                        row, status="cancelled", output=None, error=None
-                    )
-                    raise self.cancelled()
-                self.control.wait(0.5)
+            with self.deck_lent():
+                while True:
+                    answered, value = self.control.take_answer()
+                    if answered:
+                        break
+                    if self.cancel_requested():
+                        self.runner.records.finish_step(
+                            row, status="cancelled", output=None, error=None
+                        )
+                        raise self.cancelled()
+                    self.idle()
         finally:
             self.control.waiting_for = None
             self.control.prompt = None

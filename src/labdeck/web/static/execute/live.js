@@ -310,32 +310,31 @@
     });
   }
 
+  // The buttons are exactly the verbs the server says are valid now (run.actions).
   function renderControls(run) {
+    const can = function (verb) { return (run.actions || []).indexOf(verb) !== -1; };
     const started = Boolean(run.started_at);
-    const errorPaused = run.status === "paused" && run.prompt && run.prompt.error;
-    const key = [run.status, started, Boolean(errorPaused), canRun].join("|");
+    const key = [run.status, (run.actions || []).join(","), canRun].join("|");
     if (key === controlsKey) return;
     controlsKey = key;
     controlsBox.replaceChildren();
     if (!canRun) return;
     const url = "/api/runs/" + run.id;
     const row = el("div", { className: "button-row" });
-    if (run.status === "pending") {
-      row.append(verb("Hold in queue", url + "/pause", undefined, controlsBox, { title: "Keep it in the queue without starting it" }),
-        verb("Remove from queue", url + "/cancel", { reason: "removed from the queue" }, controlsBox, { className: "btn-danger-quiet", confirm: "Remove this run from the queue?" }));
-    } else if (run.status === "paused" && !started) {
-      row.append(verb("Release", url + "/resume", undefined, controlsBox, { className: "btn-primary", title: "Let the queue start it" }),
-        verb("Remove from queue", url + "/cancel", { reason: "removed from the queue" }, controlsBox, { className: "btn-danger-quiet", confirm: "Remove this run from the queue?" }));
-    } else if (run.status === "running" || run.status === "waiting") {
-      row.append(verb("Pause", url + "/pause", undefined, controlsBox, { title: "The step in progress finishes, then the run waits" }));
-    } else if (run.status === "paused" && !errorPaused) {
-      row.append(verb("Resume", url + "/resume", undefined, controlsBox, { className: "btn-primary", title: "Continue where it stopped" }));
-    } else if (["completed", "failed", "cancelled"].indexOf(run.status) !== -1) {
-      row.append(replayButton(url));
+    const remove = { className: "btn-danger-quiet", confirm: "Remove this run from the queue?" };
+    if (!started && can("pause")) row.append(verb("Hold in queue", url + "/pause", undefined, controlsBox, { title: "Keep it in the queue without starting it" }));
+    if (!started && can("resume")) row.append(verb("Release", url + "/resume", undefined, controlsBox, { className: "btn-primary", title: "Let the queue start it" }));
+    if (!started && can("cancel")) row.append(verb("Remove from queue", url + "/cancel", { reason: "removed from the queue" }, controlsBox, remove));
+    if (started && can("pause")) row.append(verb("Pause", url + "/pause", undefined, controlsBox, { title: "The step in progress finishes, then the run waits" }));
+    if (started && can("resume")) row.append(verb("Resume", url + "/resume", undefined, controlsBox, { className: "btn-primary", title: "Continue where it stopped" }));
+    if (can("replay")) row.append(replayButton(url));
+    if (started && can("cancel") && !can("stop-pending")) {
+      // Paused by a server restart: nothing can continue it; stopping it keeps the records.
+      row.append(el("p", { className: "help", textContent: "The server stopped while this run was in progress, so it cannot continue. Stop it, then use Run again." }),
+        verb("Stop this run", url + "/cancel", { reason: "stopped after a server restart" }, controlsBox, { className: "btn-danger", confirm: "Stop this run? It cannot be resumed." }));
     }
     if (row.childNodes.length) controlsBox.append(row);
-    const active = started && ["running", "waiting", "paused"].indexOf(run.status) !== -1;
-    if (!active) return;
+    if (!started || !can("stop-pending")) return;
 
     const total = planned(run);
     const pending = stopOptions("pending");
@@ -363,6 +362,7 @@
     const mode = run.mode || {};
     if (mode.table) return mode.table.length + (mode.table.length === 1 ? " parameter row" : " parameter rows");
     if (mode.repeat !== undefined) return "repeat " + mode.repeat + (mode.repeat === 1 ? " time" : " times");
+    if (mode.campaign) return "optimize, up to " + mode.campaign.budget + " experiments";
     return "";
   }
 
@@ -393,6 +393,7 @@
     renderPrompt(run);
     renderControls(run);
     if (records) renderSteps(run, records);
+    document.dispatchEvent(new CustomEvent("labdeck:run", { detail: lastRun })); // insight.js re-reads plots
   }
 
   function normal(path) { return String(path || "").replace(/\[\d+\]/g, ""); }
