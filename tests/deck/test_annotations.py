@@ -55,7 +55,7 @@ def test_int_literal_accepts_the_value_or_its_numeric_string_and_passes_the_int(
     assert type(value) is int
 
 
-@pytest.mark.parametrize("raw", [4, "4", True, "three", " 3", "03", None])
+@pytest.mark.parametrize("raw", [4, "4", True, "three", " 3", "03", None, "\u0663", "\uff13"])
 def test_int_literal_rejects_anything_else(raw: Any) -> None:
     (error,) = fields_of(takes_int_literal, {"x": raw})
     assert error["field"] == "x"

@@ -28,10 +28,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BeforeValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from labdeck.deck.jsonsafe import to_jsonable
+from labdeck.deck.jsonsafe import json_number, to_jsonable
 
 NO_HINT: Any = inspect.Parameter.empty
-_JSON_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
 
 
 def rewrite_annotation(annotation: Any, *, numeric_strings: bool = True) -> Any:
@@ -107,7 +106,7 @@ def _enum_validator(enum_cls: type[Enum], numeric_strings: bool) -> Callable[[An
             named = enum_cls.__members__.get(value)
             if named is not None:
                 return named
-            number = _number(value) if numeric_strings else None
+            number = json_number(value) if numeric_strings else None
             if number is not None:
                 found = [m for m, v in zip(members, json_values, strict=True) if _num_eq(v, number)]
                 if len(found) == 1:
@@ -134,7 +133,7 @@ def _literal_validator(choices: tuple[Any, ...], numeric_strings: bool) -> Calla
                     return choice
             elif _json_equal(choice, value):
                 return choice
-        number = _number(value) if numeric_strings and isinstance(value, str) else None
+        number = json_number(value) if numeric_strings and isinstance(value, str) else None
         if number is not None:
             for choice in choices:
                 if not isinstance(choice, Enum) and _num_eq(choice, number):
@@ -164,15 +163,6 @@ def _is_number(value: Any) -> bool:
 
 def _num_eq(choice: Any, number: float) -> bool:
     return _is_number(choice) and bool(choice == number)
-
-
-def _number(text: str) -> int | float | None:
-    if not _JSON_NUMBER.fullmatch(text):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 def _json_scalars(values: list[Any]) -> bool:

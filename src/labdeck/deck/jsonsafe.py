@@ -3,13 +3,15 @@
 Driver arguments and results end up in the database (SQLite JSON, PostgreSQL JSONB) and in
 HTTP responses, so every value must survive a strict `json.dumps(..., allow_nan=False)`.
 `to_jsonable` owns that guarantee: it never raises, and whatever it cannot represent becomes a
-(truncated) `repr` instead of a failed record.
+(truncated) `repr` instead of a failed record. It also owns reading a JSON number from text
+(`json_number`), shared by argument conversion and workflow values.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from enum import Enum
 from pathlib import PurePath
@@ -18,6 +20,20 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 MAX_REPR_CHARS = 1000
+# JSON's number grammar; ASCII digits only (Python's int() also reads other scripts' digits).
+JSON_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
+
+
+def json_number(text: str) -> int | float | None:
+    """The number `text` spells in JSON's grammar (int when it has no fraction), else None."""
+    if not JSON_NUMBER.fullmatch(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 # Deep or self-referencing structures stop here instead of hitting RecursionError.
 MAX_DEPTH = 64
 

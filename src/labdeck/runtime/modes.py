@@ -25,13 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from labdeck.deck.jsonsafe import JSON_NUMBER, json_number
 from labdeck.errors import InvalidInput
 from labdeck.workflow.model import Parameter, WorkflowDocument
 from labdeck.workflow.validate_values import (
-    JSON_NUMBER,
     NO_VALUE,
     json_equal,
-    json_number,
     lax_convert,
     literal_errors,
     same_kind,

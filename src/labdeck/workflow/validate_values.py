@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from labdeck.deck.jsonsafe import json_number
+
 # What pydantic's lax mode reads as a number in a string, after trimming Unicode white space
 # as Rust's `trim` does: an integer's digits may be grouped by single underscores and it may
 # end in ".0" (leading zeros may mix with underscores: "0__1"); a float's underscores are
@@ -33,7 +35,6 @@ _FLOAT_TEXT = re.compile(
     re.ASCII | re.IGNORECASE,
 )
 # An Enum or Literal takes a number spelled as a string only in plain JSON syntax.
-JSON_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
 _WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
 _WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
 _TRUE_TEXT = frozenset({"1", "on", "t", "true", "y", "yes"})
@@ -206,15 +207,6 @@ def _to_number(value: Any) -> Any:
         if _FLOAT_TEXT.fullmatch(text):
             return float(text)
     return NO_VALUE
-
-
-def json_number(text: str) -> int | float | None:
-    if not JSON_NUMBER.fullmatch(text):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 _BOUNDS: tuple[tuple[str, Callable[[float, float], bool], str], ...] = (
