@@ -4,9 +4,13 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PY_STAMP := $(VENV)/.installed
+# Extras to install; CI adds `bo` (Ax and BayBE optimizers) so their tests are required there.
+EXTRAS ?= dev
+comma := ,
+PY_STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 VENDOR := src/labdeck/web/static/vendor
 VENDOR_FILES := node_modules/htmx.org/dist/htmx.min.js \
+	node_modules/echarts/dist/echarts.min.js \
 	node_modules/sortablejs/Sortable.min.js \
 	node_modules/swagger-ui-dist/swagger-ui-bundle.js \
 	node_modules/swagger-ui-dist/swagger-ui.css
@@ -19,7 +23,8 @@ setup: $(PY_STAMP) $(ASSET_STAMP)
 $(PY_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	case ",$(EXTRAS)," in *,bo,*) $(BIN)/python -m pip install --quiet torch==2.13.0 ;; esac
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json

@@ -1,0 +1,1 @@
+"""Optimization campaigns: the optimizer contract, adapters (Optuna, Ax, BayBE) and registry."""
