@@ -150,3 +150,69 @@ def test_an_unreachable_server_exits_3() -> None:
     result = CliRunner().invoke(cli, ["run", "x", "--url", "http://127.0.0.1:9", "--token", "t"])
     assert result.exit_code == 3
     assert "cannot reach" in result.stderr
+
+
+CAMPAIGN: dict[str, Any] = {
+    "parameters": [{"name": "amount_mg", "type": "float", "low": 1, "high": 10}],
+    "objectives": [{"name": "absorbance"}],
+    "budget": 2,
+    "seed": 3,
+}
+
+
+def test_a_campaign_file_is_submitted_as_a_campaign(
+    runner: CliRunner, server: TestClient, tmp_path: Any
+) -> None:
+    name = publish(server, WORKFLOW)
+    path = tmp_path / "campaign.json"
+    path.write_text(json.dumps(CAMPAIGN))
+    result = run(runner, name, "--campaign", str(path), "--wait")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    run_id = lines[0]
+    assert lines[1] == f"run {run_id} completed"
+    samples = [json.loads(line) for line in lines[2:]]
+    assert len(samples) == 2
+    assert all(1 <= s["params"]["amount_mg"] <= 10 for s in samples)
+    submitted = server.get(f"/api/runs/{run_id}").json()
+    assert submitted["mode"]["campaign"]["budget"] == 2
+    assert submitted["mode"]["campaign"]["optimizer"] == "optuna"
+
+
+def test_a_campaign_file_is_checked_before_anything_is_sent(
+    runner: CliRunner, server: TestClient, tmp_path: Any
+) -> None:
+    name = publish(server, WORKFLOW)
+    good = tmp_path / "campaign.json"
+    good.write_text(json.dumps(CAMPAIGN))
+    with_params = run(runner, name, "--campaign", str(good), "--param", "amount_mg=2")
+    assert with_params.exit_code == 2
+    assert "without --param or --repeat" in with_params.output
+    with_repeat = run(runner, name, "--campaign", str(good), "--repeat", "2")
+    assert with_repeat.exit_code == 2
+    missing = run(runner, name, "--campaign", str(tmp_path / "nope.json"))
+    assert missing.exit_code == 2
+    assert "cannot read" in missing.output
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"budget": 3,\n  oops}')
+    not_json = run(runner, name, "--campaign", str(broken))
+    assert not_json.exit_code == 2
+    assert "is not JSON: line 2" in not_json.output
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    not_object = run(runner, name, "--campaign", str(listed))
+    assert not_object.exit_code == 2
+    assert "JSON object" in not_object.output
+    assert runner.seen_urls == []  # type: ignore[attr-defined]
+    assert server.get("/api/runs").json() == []
+
+
+def test_a_campaign_the_server_refuses_exits_2_with_its_fields(
+    runner: CliRunner, server: TestClient, tmp_path: Any
+) -> None:
+    name = publish(server, WORKFLOW)
+    path = tmp_path / "campaign.json"
+    path.write_text(json.dumps({**CAMPAIGN, "objectives": [{"name": "colour"}]}))
+    result = run(runner, name, "--campaign", str(path))
+    assert result.exit_code == 2
+    assert "mode.campaign.objectives[0].name" in result.stderr

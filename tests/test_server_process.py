@@ -145,13 +145,18 @@ def test_demo_prints_the_url_and_a_working_login_at_every_start(tmp_path: Path) 
     password = login[0].split("login  admin / ")[1].strip()
     assert len(password) >= 12
     assert f"http://127.0.0.1:{first.port}/" in first.output
+    assert "demo workflows published: dye-absorbance" in first.output
 
     second = ServerProcess(["demo"], data, admin_password=None).start()
     try:
-        assert "Authorization" in second.token(password)
+        headers = second.token(password)
+        assert "Authorization" in headers
+        workflow = httpx.get(f"{second.base_url}/api/workflows/dye-absorbance", headers=headers)
+        assert workflow.json()["active_version"] == 1  # published once, kept at the next start
     finally:
         output = second.stop()
     assert f"login  admin / {password}" in output
+    assert "demo workflows published" not in output
 
 
 def test_serve_loads_workflow_templates_at_start(deck_dir: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from labdeck import __version__
-from labdeck.api import auth, calls, deck, events, health, runs, triggers, workflows
+from labdeck.api import auth, calls, campaigns, deck, events, health, runs, triggers, workflows
 from labdeck.api.errors import install_error_handlers
 from labdeck.api.openapi import use_error_shape_for_validation
 from labdeck.api.security import CrossOriginGuard
@@ -29,6 +29,7 @@ ROUTERS = (
     deck.router,
     calls.router,
     runs.router,
+    campaigns.router,
     triggers.router,
     events.router,
     workflows.router,

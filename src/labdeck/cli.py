@@ -270,6 +270,14 @@ def run_workflow(
         int | None,
         typer.Option(min=0, help="Iterations (with --param: that many rows of those values)."),
     ] = None,
+    campaign: Annotated[
+        Path | None,
+        typer.Option(
+            "--campaign",
+            help="A JSON file with a campaign (see GET /api/workflows/{id}/campaign-template):"
+            " an optimizer chooses the parameters. Not with --param or --repeat.",
+        ),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the end; print the status and outputs.")
     ] = False,
@@ -288,10 +296,20 @@ def run_workflow(
     import json
     import time
 
-    row = dict(_name_value(text) for text in param or [])
-    # Values go as typed: the server converts each to its parameter's type, as for CSV cells.
-    count = 1 if repeat is None else repeat
-    mode: dict[str, Any] = {"table": [row] * count} if row else {"repeat": count}
+    mode: dict[str, Any]
+    if campaign is not None:
+        if param or repeat is not None:
+            raise typer.BadParameter(
+                "a campaign chooses the parameters and the number of experiments:"
+                " give --campaign without --param or --repeat",
+                param_hint="--campaign",
+            )
+        mode = {"campaign": _campaign_file(campaign)}
+    else:
+        row = dict(_name_value(text) for text in param or [])
+        # Values go as typed: the server converts each to its parameter's type, as CSV cells.
+        count = 1 if repeat is None else repeat
+        mode = {"table": [row] * count} if row else {"repeat": count}
     with _http_client(url, token) as http:
         run = _api(http, "POST", "/api/runs", {"workflow": workflow, "mode": mode})
         run_id = run["id"]
@@ -322,6 +340,29 @@ def run_workflow(
             typer.echo(json.dumps({key: sample.get(key) for key in keys}, default=str))
     if run["status"] != "completed":
         raise typer.Exit(code=1)
+
+
+def _campaign_file(path: Path) -> dict[str, Any]:
+    """The campaign in a JSON file, checked to be a JSON object (the server checks the rest)."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="--campaign") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(
+            f"{path} is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            param_hint="--campaign",
+        ) from None
+    if not isinstance(value, dict):
+        raise typer.BadParameter(
+            f"{path} must hold a JSON object (a campaign), not {type(value).__name__}",
+            param_hint="--campaign",
+        )
+    return value
 
 
 def _name_value(text: str) -> tuple[str, str]:

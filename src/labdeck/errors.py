@@ -126,6 +126,13 @@ class InstrumentBusy(Conflict):
     retryable = True
 
 
+class TooLarge(LabdeckError):
+    """413: an upload or body over its size limit; the message names the limit."""
+
+    status_code = 413
+    code = "TOO_LARGE"
+
+
 class InvalidInput(LabdeckError):
     """422 with per-field problems in `detail.fields` = [{"field", "message", "type"}]."""
 

@@ -16,6 +16,7 @@ from labdeck.app import create_app
 from labdeck.deck.bindings import Deck
 from labdeck.deck.introspect import introspect_deck
 from labdeck.deck.load import deck_name, is_loading_deck, load_deck_module, module_from_caller
+from labdeck.demo import DECK_MODULE as DEMO_DECK_MODULE
 from labdeck.runtime.notify import Handler
 from labdeck.runtime.triggers import RedactHookSecrets
 from labdeck.services import Services, build_services
@@ -58,6 +59,12 @@ def prepare(
             f"templates from {templates}: "
             + ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
         )
+    if settings.demo_mode and deck.name == DEMO_DECK_MODULE:
+        from labdeck.demo.workflows import install_demo_workflows
+
+        added = install_demo_workflows(services.workflows)
+        if added:
+            services.startup_notes.append(f"demo workflows published: {', '.join(added)}")
     password = services.generated_admin_password
     password_file = settings.data_dir / DEMO_PASSWORD_FILE
     if settings.demo_mode:

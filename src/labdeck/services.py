@@ -21,6 +21,7 @@ from labdeck.deck.bindings import Deck
 from labdeck.deck.control import DirectControl
 from labdeck.deck.executor import DeckExecutor
 from labdeck.errors import StructuredError
+from labdeck.runtime.campaign_service import CampaignService
 from labdeck.runtime.notify import Handler, Notifier
 from labdeck.runtime.queue import RunQueue
 from labdeck.runtime.reconcile import reconcile_runs
@@ -59,6 +60,7 @@ class Services:
     replayer: Replayer
     triggers: Triggers
     notifier: Notifier
+    campaigns: CampaignService
     generated_admin_password: str | None = None
     startup_notes: list[str] = field(default_factory=list)
 
@@ -125,6 +127,7 @@ def build_services(settings: Settings, deck: Deck, notify: Sequence[Handler] = (
         triggers=Triggers(
             TriggerStore(settings.data_dir / "triggers.json"), run_service, workflows
         ),
+        campaigns=CampaignService(run_service, workflows),
         generated_admin_password=generated,
         startup_notes=notes,
     )

@@ -379,10 +379,14 @@ def test_build_table() -> None:
     ]
 
 
-def test_build_campaign_is_not_available_yet() -> None:
-    with pytest.raises(InvalidInput, match="optimizer") as error:
+def test_build_campaign_checks_the_campaign() -> None:
+    # The campaign's own checks are tests/runtime/test_campaign.py's; here: it is one of the modes.
+    with pytest.raises(InvalidInput) as error:
         build_source({"campaign": {"budget": 3}}, document(), {}, 1)
-    assert error.value.code == "NOT_AVAILABLE"
+    assert {f["field"] for f in fields_of(error)} == {
+        "mode.campaign.parameters",
+        "mode.campaign.objectives",
+    }
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_a_repeat_run_completes_with_records_and_outputs(client: TestClient) -> 
     run = submit(client, name, mode={"repeat": 3})
     done = wait_for(client, run["id"], "completed", "failed")
     assert done["status"] == "completed", done
-    assert done["progress"] == {"iteration": 3, "iterations": 3}
+    assert done["progress"] == {"iteration": 3, "iterations": 3, "done": 3}
     records = client.get(f"/api/runs/{run['id']}/steps").json()
     paths = [(s["phase"], s["iteration"], s["path"], s["status"]) for s in records["steps"]]
     assert paths[0] == ("prep", None, "tare", "completed")
@@ -166,7 +166,9 @@ def test_the_queue_starts_by_itself_when_a_direct_call_frees_the_deck(
 def test_pause_then_resume_during_a_wait(client: TestClient) -> None:
     name = publish(client, SLOW)
     run = submit(client, name, mode={"repeat": 1})
-    wait_for(client, run["id"], "waiting")
+    waiting = wait_for(client, run["id"], "waiting")
+    # Progress names the iteration in progress as soon as it starts.
+    assert waiting["progress"] == {"iteration": 1, "iterations": 1, "done": 0}
     assert client.post(f"/api/runs/{run['id']}/pause").status_code == 200
     paused = wait_for(client, run["id"], "paused")
     assert "paused" in paused["status_reason"]

@@ -13,6 +13,7 @@ DESCRIPTIONS = {
     403: "Not allowed for your role, or a cross-origin request.",
     404: "No such instrument, method, property, function or record.",
     409: "Conflicts with the current state, e.g. `INSTRUMENT_BUSY`.",
+    413: "The upload is larger than the route accepts.",
     422: "Invalid input; per-field problems in `error.detail.fields`.",
     429: "Too many requests; try again later.",
 }

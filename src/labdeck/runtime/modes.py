@@ -242,7 +242,7 @@ def _typed(schema: Mapping[str, Any]) -> bool:
     return any(key in schema for key in ("type", "anyOf", "oneOf", "enum", "const", "$ref"))
 
 
-def _default(parameter: Parameter, schema: Mapping[str, Any]) -> Any:
+def default_value(parameter: Parameter, schema: Mapping[str, Any]) -> Any:
     # An enum default written by name becomes its value; a default that does not convert is
     # left for workflow validation to report, not refused here.
     try:
@@ -279,7 +279,7 @@ def convert_table(
             blank = raw is None or raw == "" or (_is_blank(raw) and not _takes_text(schema))
             if blank:
                 if has_default(parameter):
-                    values[name] = _default(parameter, schema)
+                    values[name] = default_value(parameter, schema)
                 elif _allows_null(schema):
                     values[name] = None
                 else:
@@ -387,7 +387,9 @@ def csv_template(parameters: list[Parameter], schemas: Mapping[str, Mapping[str,
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([p.name for p in parameters])
-    defaults = [_default(p, schemas.get(p.name, {})) if has_default(p) else "" for p in parameters]
+    defaults = [
+        default_value(p, schemas.get(p.name, {})) if has_default(p) else "" for p in parameters
+    ]
     writer.writerow(
         [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in defaults]
     )
@@ -420,7 +422,7 @@ def build_source(
                 f" {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} none:"
                 " give the values in a table instead",
             )
-        defaults = {p.name: _default(p, schemas.get(p.name, {})) for p in document.parameters}
+        defaults = {p.name: default_value(p, schemas.get(p.name, {})) for p in document.parameters}
         return RepeatSource(value, defaults, batch_size)
     if kind == "table":
         if not isinstance(value, list):
@@ -431,11 +433,9 @@ def build_source(
             raise _table_error("the parameter table", problems)
         return TableSource(convert_table(value, document.parameters, schemas), batch_size)
     if kind == "campaign":
-        raise InvalidInput(
-            "optimization campaigns are not available yet: they come with the optimizer",
-            code="NOT_AVAILABLE",
-            fields=[_problem("mode.campaign", "not available yet", "not_available")],
-        )
+        from labdeck.runtime.campaign import campaign_source  # it builds on this module
+
+        return campaign_source(value, document, schemas, batch_size)
     raise _one("mode", f"unknown run mode {kind!r}: use repeat, table or campaign")
 
 

@@ -4,6 +4,9 @@
 - only a terminal run (completed, failed, cancelled) can be replayed;
 - `version="same"` submits the same workflow version with the same stored mode (the repeat
   count, or the table rows as they were converted and checked) and the same options;
+- a campaign run is replayed as a campaign that knows every experiment the run made: they
+  join its history, and a run that ended before its budget continues with the budget left
+  (`runtime.campaign.continued_campaign`; renamed parameters follow the mapping);
 - `version="active"` submits the workflow's active version with the table's parameter names
   mapped old → new. A table column that has no parameter of that name in the new version and
   is not mapped is refused (`UNMAPPED_PARAMETERS`, listed in `detail.unmapped`) rather than
@@ -25,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from labdeck.errors import Conflict, InvalidInput, NotFound, RateLimited
+from labdeck.runtime.campaign import continued_campaign, renamed_campaign
 from labdeck.runtime.service import RunOptions, RunService
 from labdeck.runtime.states import TERMINAL
 from labdeck.store.repo_runs import RunRecord, RunRepository
@@ -86,8 +90,12 @@ class Replayer:
                 f"{workflow.name!r} is safety-paused: clear it before replaying",
                 code="WORKFLOW_SAFETY_PAUSED",
             )
+        mode = dict(run.mode)
+        if "campaign" in mode:
+            # Its experiments become the new campaign's history (see runtime/campaign.py).
+            mode = continued_campaign(run, self._run_service.records.samples(run.id))
         if version == "same":
-            number, mode = run.version, dict(run.mode)
+            number = run.version
         else:
             if workflow.active_version is None:
                 raise Conflict(
@@ -95,7 +103,7 @@ class Replayer:
                     code="NOT_PUBLISHED",
                 )
             number = workflow.active_version
-            mode = self._mapped_mode(run, number, dict(mapping or {}))
+            mode = self._mapped_mode(run, mode, number, dict(mapping or {}))
         self._take_slot()
         try:
             return self._run_service.submit(
@@ -134,15 +142,17 @@ class Replayer:
             )
 
     def _mapped_mode(
-        self, run: RunRecord, number: int, mapping: dict[str, str | None]
+        self, run: RunRecord, mode: dict[str, Any], number: int, mapping: dict[str, str | None]
     ) -> dict[str, Any]:
         ref = str(run.workflow_id)
         old_names = {p.name for p in self._library.document(ref, run.version).parameters}
         new_names = {p.name for p in self._library.document(ref, number).parameters}
         _check_mapping(mapping, old_names, new_names)
-        table = run.mode.get("table")
+        if "campaign" in mode:
+            return renamed_campaign(mode, mapping)  # submit checks it against `number`
+        table = mode.get("table")
         if not isinstance(table, list):
-            return dict(run.mode)  # repeat (new defaults) or a mode submit judges itself
+            return mode  # repeat (new defaults) or a mode submit judges itself
         rows: list[dict[str, Any]] = []
         unmapped: set[str] = set()
         for row in table:

@@ -95,6 +95,7 @@ class Runner:
             while (iteration := source.next_iteration()) is not None:
                 if control.stop_pending_request() is not None:
                     break
+                self._progress(run.id, iteration.number, done, source.total)
                 scopes = [
                     Scope(
                         params=dict(sample.params),
@@ -119,7 +120,7 @@ class Runner:
                     )
                 source.report(iteration, outputs)
                 done = iteration.number
-                self._progress(run.id, done, source.total)
+                self._progress(run.id, done, done, source.total)
                 if control.stop_pending_request() is not None:
                     source.stop()
             stop = control.stop_pending_request()
@@ -154,8 +155,9 @@ class Runner:
         change_run_status(self.runs, self.bus, run_id, status, reason=reason, by="runner")
         return Outcome(status, reason, continue_queue)
 
-    def _progress(self, run_id: int, iteration: int, total: int | None) -> None:
-        progress = {"iteration": iteration, "iterations": total}
+    def _progress(self, run_id: int, iteration: int, done: int, total: int | None) -> None:
+        """`iteration` is the one in progress (or the last one), `done` how many finished."""
+        progress = {"iteration": iteration, "iterations": total, "done": done}
         self.runs.update_fields(run_id, progress=progress)
         self.bus.publish({"kind": "run.progress", "run_id": run_id, **progress})
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from labdeck.deck.bindings import Deck
 from labdeck.errors import Conflict, InvalidInput, NotFound
+from labdeck.runtime.campaign import CampaignSource, attach_run_log
 from labdeck.runtime.control import CancelRequest, StopPendingRequest
 from labdeck.runtime.modes import IterationSource, TableSource, build_source
 from labdeck.runtime.queue import RunQueue
@@ -115,7 +116,9 @@ class RunService:
     def prepare(self, run: RunRecord) -> tuple[WorkflowDocument, IterationSource]:
         """The document and iteration source of a run about to start (for the queue)."""
         document = self.library.document(str(run.workflow_id), run.version)
-        return document, self._source(document, run.mode, int(run.options.get("batch_size", 1)))
+        source = self._source(document, run.mode, int(run.options.get("batch_size", 1)))
+        attach_run_log(source, self.runs, self.bus, run.id)  # a campaign's notes, if any
+        return document, source
 
     def _source(
         self, document: WorkflowDocument, mode: Mapping[str, Any], batch_size: int
@@ -351,9 +354,11 @@ class RunService:
 
 
 def _stored_mode(mode: Mapping[str, Any], source: IterationSource) -> dict[str, Any]:
-    """Tables are stored converted, so the run uses exactly the values that were checked."""
+    """Tables and campaigns are stored converted, so the run uses exactly what was checked."""
     if isinstance(source, TableSource):
         return {"table": source.rows}
+    if isinstance(source, CampaignSource):
+        return source.stored_mode
     return dict(mode)
 
 
