@@ -80,6 +80,7 @@ def test_a_workflow_without_parameters_offers_a_repeat_count(
     html = admin_client.get(f"/execute?workflow={ref}").text
     assert 'id="repeat-count"' in html
     assert 'id="param-table"' not in html
+    assert 'id="mode-campaign"' not in html  # nothing for an optimizer to choose
 
 
 def test_the_csv_template_has_the_parameters_and_defaults(
@@ -149,3 +150,59 @@ def test_the_outline_flattens_blocks_with_record_paths() -> None:
     assert ("check/solv", 1) in paths
     assert ("check/warn", 1) in paths
     assert normalize_path("loop[3]/inner[12]/x") == "loop/inner/x"
+
+
+def test_the_campaign_mode_is_built_from_the_api_not_the_template(
+    admin_client: TestClient, services: Services
+) -> None:
+    ref = published(services, DEMO_WORKFLOW)
+    html = admin_client.get(f"/execute?workflow={ref}").text
+    page = text_of(html)
+    assert 'id="mode-campaign"' in html
+    assert "Optimize (campaign)" in page
+    assert "let an optimizer choose each next experiment from the results so far" in page
+    assert "Budget: how many experiments" in page
+    assert "Random experiments first" in page
+    assert "/static/execute/campaign_form.js" in html
+    # optimizers, their settings and capabilities come from GET /api/optimizers
+    assert "optuna" not in html.lower()
+    # no run to plot: the plotting library is not loaded
+    assert "echarts" not in html
+    assert 'id="insight"' not in html
+
+
+def test_only_a_campaign_run_view_loads_the_plots(
+    admin_client: TestClient, services: Services, admin_headers: dict[str, str]
+) -> None:
+    ref = published(services, WORKFLOW)
+    plain = admin_client.post(
+        "/api/runs", json={"workflow": ref, "mode": {"repeat": 1}}, headers=admin_headers
+    ).json()
+    wait_for(admin_client, plain["id"], "completed")
+    html = admin_client.get(f"/execute/runs/{plain['id']}").text
+    assert boot_of(html)["run"]["campaign"] is False
+    assert "echarts" not in html
+    assert 'id="insight"' not in html
+
+    campaign = {
+        "parameters": [{"name": "amount_mg", "type": "float", "low": 1, "high": 10}],
+        "objectives": [{"name": "mass", "direction": "maximize"}],
+        "budget": 2,
+        "initial_random": 2,
+        "seed": 3,
+    }
+    created = admin_client.post(
+        "/api/runs",
+        json={"workflow": ref, "mode": {"campaign": campaign}},
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    run = created.json()
+    wait_for(admin_client, run["id"], "completed")
+    html = admin_client.get(f"/execute/runs/{run['id']}").text
+    assert boot_of(html)["run"]["campaign"] is True
+    assert '<script src="/static/vendor/echarts.min.js" defer></script>' in html
+    assert "/static/execute/insight.js" in html
+    assert 'id="insight"' in html
+    assert 'data-observations="-1"' in html  # insight.js sets the real count once it has read
+    assert "optuna" not in html.lower()

@@ -170,6 +170,8 @@ def _page(
             "id": str(run.id),
             "workflow_name": names.get(str(run.workflow_id), f"workflow {run.workflow_id}"),
             "outline": outline(document),
+            # a campaign run gets the insight plots (and only then the plotting library)
+            "campaign": "campaign" in (run.mode or {}),
         }
     context = {
         "user": user,

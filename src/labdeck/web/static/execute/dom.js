@@ -47,10 +47,12 @@
     }
   }
 
-  /** fetch JSON; throws ApiError (4xx/5xx) or Error (network). */
+  /** fetch JSON (sending JSON or a FormData); throws ApiError (4xx/5xx) or Error (network). */
   async function api(method, url, body) {
     const init = { method: method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // multipart: the browser sets the Content-Type with its boundary
+    } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -92,8 +94,24 @@
     return isNaN(when.getTime()) ? "" : when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   }
 
+  /** A parameter's JSON Schema with `anyOf: [X, null]` and a `$ref` into `$defs` resolved. */
+  function resolvedSchema(schema) {
+    let s = schema || {};
+    const defs = s.$defs || {};
+    if (Array.isArray(s.anyOf)) {
+      const real = s.anyOf.filter(function (b) { return b.type !== "null"; });
+      if (real.length === 1) s = Object.assign({ $defs: defs }, real[0]);
+    }
+    if (typeof s.$ref === "string") {
+      const name = s.$ref.split("/").pop();
+      if (defs[name]) s = defs[name];
+    }
+    return s;
+  }
+
   window.LabdeckExecute = {
     el: el,
+    resolvedSchema: resolvedSchema,
     api: api,
     ApiError: ApiError,
     statusBadge: statusBadge,

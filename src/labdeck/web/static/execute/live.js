@@ -91,7 +91,7 @@
   function progressText(run) {
     const p = Object.assign({ iterations: planned(run) }, run.progress || {});
     if (run.status === "pending") return "not started";
-    // the iteration in progress counts from 1 (the runner reports finished ones)
+    // the runner reports the iteration in progress (and `done`, the finished ones)
     const i = Math.max(p.iteration || 0, run.started_at && p.iterations !== 0 ? 1 : 0);
     if (p.iterations) return "iteration " + i + " of " + p.iterations;
     return i ? "iteration " + i : "";
@@ -388,7 +388,7 @@
     run = Object.assign({}, run, { progress: p });
     const bar = document.getElementById("run-progress");
     bar.max = p.iterations || 1;
-    bar.value = run.status === "completed" ? bar.max : Math.max(0, (p.iteration || 0) - (["completed", "failed", "cancelled"].indexOf(run.status) === -1 ? 1 : 0));
+    bar.value = run.status === "completed" ? bar.max : (p.done !== undefined ? p.done : Math.max(0, (p.iteration || 0) - 1));
     document.getElementById("run-progress-text").textContent = progressText(run) ? "Iteration " + progressText(run).replace("iteration ", "") : "";
     renderPrompt(run);
     renderControls(run);

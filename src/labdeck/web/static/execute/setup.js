@@ -4,8 +4,9 @@
  * The parameter table has one column per workflow parameter and one row per iteration,
  * pre-filled with the defaults; a CSV file (read by the server's CSV reader at
  * POST /execute/csv) replaces its rows. Submit sends POST /api/runs with a `repeat` or
- * `table` mode and the options; problems come back per row and column and are shown on the
- * cells. On success the page opens the new run.
+ * `table` mode (or the `campaign` of campaign_form.js) and the options; problems come back
+ * per row and column (or per campaign field) and are shown on the cells. On success the page
+ * opens the new run.
  */
 (function () {
   "use strict";
@@ -32,19 +33,7 @@
 
   // --- the parameter table ------------------------------------------------------------------
 
-  function resolved(schema) {
-    let s = schema || {};
-    const defs = s.$defs || {};
-    if (Array.isArray(s.anyOf)) {
-      const real = s.anyOf.filter(function (b) { return b.type !== "null"; });
-      if (real.length === 1) s = Object.assign({ $defs: defs }, real[0]);
-    }
-    if (typeof s.$ref === "string") {
-      const name = s.$ref.split("/").pop();
-      if (defs[name]) s = defs[name];
-    }
-    return s;
-  }
+  const resolved = X.resolvedSchema;
 
   function cellText(value) {
     if (value === null || value === undefined) return "";
@@ -173,13 +162,21 @@
     problemsBox.replaceChildren(el("p", { textContent: text }));
   }
 
+  const MARKED = "Problems of the campaign settings are marked above.";
   function showProblems(err) {
     problemsBox.hidden = false;
     problemsBox.className = "alert alert-error";
-    const list = el("ul", { className: "problem-list" });
-    (err.problems || []).slice(0, 20).forEach(function (p) { list.append(el("li", { textContent: p })); });
-    problemsBox.replaceChildren(el("p", { textContent: err.message }), err.problems && err.problems.length ? list : null);
     const fields = err.body && err.body.error && err.body.error.detail && err.body.error.detail.fields;
+    let problems = err.problems || [];
+    if (campaign() && Array.isArray(fields)) { // shown next to their inputs when they can be
+      problems = X.campaignForm.markFields(fields).map(function (f) { return f.message || f.field; });
+      if (problems.length < fields.length) problems.unshift(MARKED);
+    }
+    // when every problem sits next to its input, fixing them all hides this box (campaign_form.js)
+    problemsBox.dataset.allMarked = String(campaign() && problems.every(function (p) { return p === MARKED; }));
+    const list = el("ul", { className: "problem-list" });
+    problems.slice(0, 20).forEach(function (p) { list.append(el("li", { textContent: p })); });
+    problemsBox.replaceChildren(el("p", { textContent: err.message }), problems.length ? list : null);
     (fields || []).forEach(function (f) {
       const match = /^rows\[(\d+)\]\.(.+)$/.exec(f.field || "");
       if (!match || !tbody) return;
@@ -196,10 +193,15 @@
 
   form.addEventListener("input", function (event) { event.target.classList && event.target.classList.remove("is-invalid"); });
 
+  function campaign() { return Boolean(X.campaignForm && X.campaignForm.active()); }
+
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
+    problemsBox.hidden = true;
     let mode;
-    if (tbody) {
+    if (campaign()) {
+      try { mode = X.campaignForm.mode(); } catch (err) { showProblems(err); return; }
+    } else if (tbody) {
       const rows = tableRows();
       if (!rows.length) { showProblems({ message: "Add at least one row to the table." }); return; }
       mode = { table: rows };
