@@ -72,7 +72,7 @@ def test_the_template_of_a_version(
         "stir_rpm",
         "temperature_c",
     ]
-    assert [o["name"] for o in body["objectives"]] == ["absorbance", "peak_nm"]
+    assert [o["name"] for o in body["objectives"]] == ["absorbance"]
     assert body["budget"] == 20
     assert client.get(f"/api/workflows/{dye}/campaign-template?version=1").json() == body
     missing_version = client.get(f"/api/workflows/{dye}/campaign-template?version=9")

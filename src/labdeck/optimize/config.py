@@ -8,7 +8,7 @@ Owns:
 - `search_space`, a config's `SearchSpace` (constraints parsed over its numeric parameters);
 - `campaign_template`, a config to start from for a workflow version: each parameter becomes
   a range, a choice or a fixed value according to the JSON Schema of the argument it feeds,
-  and every output becomes an objective to maximize. People edit it before they run it.
+  and the first output becomes the objective to maximize. People edit it before they run it.
 """
 
 from __future__ import annotations
@@ -107,8 +107,10 @@ def campaign_template(
     return {
         "optimizer": DEFAULT_OPTIMIZER,
         "parameters": parameters,
+        # One goal to start from (the first output); the form offers the others to add.
         "objectives": [
-            {"name": name, "direction": "maximize", "threshold": None} for name in document.outputs
+            {"name": name, "direction": "maximize", "threshold": None}
+            for name in document.outputs[:1]
         ],
         "budget": TEMPLATE_BUDGET,
         "initial_random": TEMPLATE_INITIAL_RANDOM,
