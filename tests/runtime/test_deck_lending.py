@@ -84,3 +84,17 @@ def test_actions_list_the_verbs_valid_for_each_state(client: TestClient) -> None
     assert paused["actions"] == ["retry", "skip", "stop-pending", "cancel"]
     client.post(f"/api/runs/{failing['id']}/cancel", json={"reason": "enough"})
     wait_for(client, failing["id"], "cancelled")
+
+
+def test_a_run_seen_paused_already_offers_its_way_out(client: TestClient) -> None:
+    """The verbs are ready before the status says paused (no window without resume)."""
+    name = publish(client, SLOW)
+    run = submit(client, name, mode={"repeat": 2})
+    wait_for(client, run["id"], "waiting")
+    client.post(f"/api/runs/{run['id']}/pause")
+    paused = wait_for(client, run["id"], "paused")
+    assert paused["actions"] == ["resume", "stop-pending", "cancel"]
+    client.post(f"/api/runs/{run['id']}/resume")
+    resumed = wait_for(client, run["id"], "waiting", "running", "completed")
+    assert "resume" not in resumed["actions"]
+    wait_for(client, run["id"], "completed")

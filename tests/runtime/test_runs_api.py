@@ -246,8 +246,9 @@ def test_an_error_pauses_the_run_for_retry_or_skip(client: TestClient) -> None:
     client.post(f"/api/runs/{run['id']}/skip")
     done = wait_for(client, run["id"], "completed")
     assert done["status"] == "completed"
-    statuses = [s["status"] for s in steps(client, run["id"]) if s["path"] == "prime"]
-    assert statuses == ["failed", "failed", "skipped"]
+    primes = [s for s in steps(client, run["id"]) if s["path"] == "prime"]
+    assert [s["status"] for s in primes] == ["failed", "failed", "skipped"]
+    assert [s["attempt"] for s in primes[:2]] == [1, 2]  # a person's retry is attempt 2
     assert client.post(f"/api/runs/{run['id']}/skip").status_code == 409
 
 

@@ -29,9 +29,10 @@ class Where:
 
 
 class StepFailed(Exception):
-    def __init__(self, error: StructuredError) -> None:
+    def __init__(self, error: StructuredError, attempts: int = 1) -> None:
         super().__init__(error.message)
         self.error = error
+        self.attempts = attempts  # the number of the last attempt made
 
 
 class RunCancelled(Exception):

@@ -216,11 +216,13 @@ class _RunContext(StepContext):
         self, step: Any, where: Where, scopes: list[Scope], sample: int | None
     ) -> None:
         """Run one step; on failure apply `on_error` (pause for retry/skip, or fail)."""
+        attempts = 0  # attempts keep counting across a person's retries
         while True:
             try:
-                self.run_step(step, where, scopes, sample)
+                self.run_step(step, where, scopes, sample, first_attempt=attempts + 1)
                 return
             except StepFailed as failure:
+                attempts = failure.attempts
                 if self.on_error != "pause" or self.in_cleanup:
                     raise RunFailed(failure.error, where.path) from failure
                 decision = self.pause_on_error(where, failure.error)
@@ -232,7 +234,15 @@ class _RunContext(StepContext):
 
     # --- one step ---------------------------------------------------------------------------
 
-    def run_step(self, step: Any, where: Where, scopes: list[Scope], sample: int | None) -> None:
+    def run_step(
+        self,
+        step: Any,
+        where: Where,
+        scopes: list[Scope],
+        sample: int | None,
+        *,
+        first_attempt: int = 1,
+    ) -> None:
         scope = scopes[0]
         self.control.current_step = where.path
         if isinstance(step, CallStep):
@@ -242,6 +252,7 @@ class _RunContext(StepContext):
                 scopes,
                 batch=step.per == "batch" and where.phase == "script",
                 sample=sample,
+                first_attempt=first_attempt,
             )
         elif isinstance(step, SetStep):
             scope.variables[step.name] = self.resolve(step.value, scope)
@@ -299,15 +310,26 @@ class _RunContext(StepContext):
             raise step_error("UNSUPPORTED", f"unknown step kind {step.kind!r}")
 
     def call(
-        self, step: CallStep, where: Where, scopes: list[Scope], *, batch: bool, sample: int | None
+        self,
+        step: CallStep,
+        where: Where,
+        scopes: list[Scope],
+        *,
+        batch: bool,
+        sample: int | None,
+        first_attempt: int = 1,
     ) -> None:
-        """A per-batch call gets each parameter as the list of the batch's values."""
+        """A per-batch call gets each parameter as the list of the batch's values.
+
+        Retryable errors are retried `retries` times (again after each retry a person asks
+        for); attempts are numbered from `first_attempt`.
+        """
         raw_args = {
             name: self.resolve_batch(value, scopes) if batch else self.resolve(value, scopes[0])
             for name, value in step.args.items()
         }
         invoke, recorded = self.bind(step.target, raw_args)
-        attempt = 1
+        attempt = first_attempt
         while True:
             row = self.runner.records.start_step(
                 run_id=self.run.id,
@@ -339,13 +361,14 @@ class _RunContext(StepContext):
                         "status": "failed",
                     }
                 )
-                if error.retryable and attempt <= self.retries:
-                    delay = RETRY_BASE_DELAY_S * 2 ** (attempt - 1)
+                retried = attempt - first_attempt
+                if error.retryable and retried < self.retries:
+                    delay = RETRY_BASE_DELAY_S * 2**retried
                     if self.control.sleep(delay, self.cancel_requested):
                         self.boundary()
                     attempt += 1
                     continue
-                raise StepFailed(error) from exc
+                raise StepFailed(error, attempt) from exc
             result = to_jsonable(output)
             self.runner.records.finish_step(row, status="completed", output=result, error=None)
             self.runner.bus.publish(

@@ -84,8 +84,7 @@ class StepContext:
         if self.cancel_requested():
             raise self.cancelled()
         if control.pause_requested and not self.in_cleanup:
-            self.set_status(RunStatus.PAUSED, "paused by an operator")
-            self.wait_for_resume()
+            self.wait_for_resume("paused by an operator")
 
     @contextmanager
     def deck_lent(self) -> Iterator[None]:
@@ -106,9 +105,11 @@ class StepContext:
         self.control.wait(0.5)
         self.runner.executor.serve_lent()
 
-    def wait_for_resume(self) -> None:
+    def wait_for_resume(self, reason: str) -> None:
+        """Pause (status and reason) until resumed; raises RunCancelled if cancelled meanwhile."""
         control = self.control
-        control.waiting_for = "resume"
+        control.waiting_for = "resume"  # before the status: whoever sees `paused` sees resume
+        self.set_status(RunStatus.PAUSED, reason)
         with self.deck_lent():
             while not control.take_resume():
                 if self.cancel_requested():
@@ -119,9 +120,10 @@ class StepContext:
 
     def pause_on_error(self, where: Where, error: StructuredError) -> str:
         control = self.control
-        self.set_status(RunStatus.PAUSED, f"step {where.path} failed: {error.message}")
+        # Before the status: whoever sees the run paused also sees retry and skip.
         control.waiting_for = "decision"
         control.prompt = {"step": where.path, "error": error.model_dump(mode="json")}
+        self.set_status(RunStatus.PAUSED, f"step {where.path} failed: {error.message}")
         try:
             with self.deck_lent():
                 while (decision := control.take_decision()) is None:
@@ -152,9 +154,9 @@ class StepContext:
                     raise self.cancelled()
                 if self.control.pause_requested and not self.in_cleanup:
                     paused_at = time.monotonic()
-                    self.set_status(RunStatus.PAUSED, "paused by an operator during a wait")
-                    self.wait_for_resume()  # raises RunCancelled if cancelled while paused
+                    self.wait_for_resume("paused by an operator during a wait")
                     deadline += time.monotonic() - paused_at  # resume where it stopped
+                    self.control.waiting_for = "timer"
                     self.set_status(RunStatus.WAITING, "waiting")
         except RunCancelled:
             self.runner.records.finish_step(row, status="cancelled", output=None, error=None)
