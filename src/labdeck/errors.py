@@ -16,22 +16,30 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from labdeck.deck.jsonsafe import to_jsonable
+
 
 class InstrumentError(Exception):
     """Raise from a driver to report a failure with a stable code.
 
     `retryable=True` tells labdeck (and operators) that trying again may succeed,
-    for example after a dropped connection.
+    for example after a dropped connection. `detail` (JSON data) is kept in the record.
     """
 
     def __init__(
-        self, code: str, message: str, retryable: bool = False, provider_status: Any = None
+        self,
+        code: str,
+        message: str,
+        retryable: bool = False,
+        provider_status: Any = None,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
         self.provider_status = provider_status
+        self.detail = detail or {}
 
 
 class StructuredError(BaseModel):
@@ -58,12 +66,13 @@ def error_from_exception(exc: BaseException) -> StructuredError:
     }
     message = str(exc) or type(exc).__name__
     if isinstance(exc, InstrumentError):
+        extra = exc.detail if isinstance(getattr(exc, "detail", None), dict) else {}
         return StructuredError(
             code=exc.code,
             message=exc.message,
             retryable=exc.retryable,
             provider_status=exc.provider_status,
-            detail=detail,
+            detail={**to_jsonable(extra), **detail},
         )
     if isinstance(exc, TimeoutError):
         return StructuredError(code="TIMEOUT", message=message, retryable=True, detail=detail)
