@@ -4,7 +4,8 @@ Owns which top-level names become instruments or functions (and why the others a
 which members of an instrument are methods or properties, and how each is described. Reading
 a deck must never run driver code (property getters included) and must never crash: a member
 that cannot be described is listed as not callable with the reason, an object that cannot be
-read at all is skipped with the reason.
+read at all is skipped with the reason. Instruments mounted from another server with
+`labdeck.remote` are described by that server's schema instead (`remote.py`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ from labdeck.deck.convert import build_call_spec, make_value_converter, resolve_
 from labdeck.deck.docstrings import parse_doc
 from labdeck.deck.jsonschema import schema_for
 from labdeck.deck.load import deck_name
+from labdeck.deck.remote import (
+    RemoteInstrument,
+    RemoteLab,
+    mount_remote_instrument,
+    remote_lab_note,
+)
 from labdeck.deck.schema import (
     InstrumentSchema,
     InterfaceSchema,
@@ -128,6 +135,10 @@ def _expose(
         instrument_schema, instrument = _describe_instrument(attr, value)
         deck.schema.instruments[attr] = instrument_schema
         deck.instruments[attr] = instrument
+    elif kind == "remote":
+        instrument_schema, instrument = mount_remote_instrument(attr, value)
+        deck.schema.instruments[attr] = instrument_schema
+        deck.instruments[attr] = instrument
     return reason
 
 
@@ -150,7 +161,12 @@ def _check_requested_names(namespace: dict[str, Any], forced: set[str], hidden: 
 def _classify(
     attr: str, value: Any, module: types.ModuleType, origins: _OriginCache, *, forced: bool
 ) -> tuple[str, str | None]:
-    """("function" | "instrument" | "skip", reason shown to the integrator or None)."""
+    """("function" | "instrument" | "remote" | "skip", reason shown to the integrator or None)."""
+    # Remote instruments are described by their server's schema, never by Python.
+    if _is_a(value, RemoteInstrument):
+        return ("remote", None) if forced or not attr.startswith("_") else ("skip", None)
+    if _is_a(value, RemoteLab):
+        return "skip", None if attr.startswith("_") else remote_lab_note(value)
     if forced:
         return ("function" if _is_function(value) else "instrument"), None
     if attr.startswith("_") or _never_exposable(value) or _is_a(value, _LOGGERS):
