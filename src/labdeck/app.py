@@ -20,6 +20,7 @@ from labdeck.api.openapi import use_error_shape_for_validation
 from labdeck.api.security import CrossOriginGuard
 from labdeck.services import Services
 from labdeck.web import STATIC_DIR
+from labdeck.web.data import router as data_router
 from labdeck.web.design import router as design_router
 from labdeck.web.execute import router as execute_router
 from labdeck.web.pages import router as pages_router
@@ -38,6 +39,7 @@ ROUTERS = (
     pages_router,
     design_router,
     execute_router,
+    data_router,
 )
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"

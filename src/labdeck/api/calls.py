@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from labdeck.api.deps import CurrentUser, ServicesDep
+from labdeck.api.listing import as_utc
 from labdeck.api.openapi import AUTHED, errors
 from labdeck.api.schemas import CallOut, CallPage
 from labdeck.deck.control import CallKind
@@ -24,7 +26,9 @@ async def list_calls(
     _user: CurrentUser,
     services: ServicesDep,
     limit: int = Query(default=50, ge=1, le=500),
-    cursor: str | None = Query(default=None, description="`next_cursor` of the previous page"),
+    cursor: str | None = Query(
+        default=None, pattern=r"^\d+$", description="`next_cursor` of the previous page"
+    ),
     target: str | None = Query(default=None, description="e.g. `pump.dispense`"),
     status: Literal["running", "completed", "failed"] | None = None,
     user: str | None = Query(default=None, description="Only calls made by this user"),
@@ -32,9 +36,22 @@ async def list_calls(
         list[CallKind] | None,
         Query(description="Only these kinds; repeat for several (`?kind=method&kind=function`)"),
     ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Started at or after (ISO 8601; UTC if no zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Started before (ISO 8601; UTC if no zone).")
+    ] = None,
 ) -> CallPage:
-    page, next_cursor = services.control.list_calls(
-        limit=limit, cursor=cursor, target=target, status=status, user=user, kinds=kind
+    page, next_cursor = services.calls.page(
+        limit=limit,
+        cursor=cursor,
+        target=target,
+        status=status,
+        user_name=user,
+        kinds=kind,
+        since=as_utc(since),
+        until=as_utc(until),
     )
     return CallPage(items=[CallOut.of(r) for r in page], next_cursor=next_cursor)
 

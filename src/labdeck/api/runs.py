@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from labdeck.api.deps import CurrentUser, Operator, ServicesDep
+from labdeck.api.downloads import csv_text, disposition, run_file_name, steps_csv
+from labdeck.api.listing import DEFAULT_LIMIT, MAX_LIMIT, run_filter, run_page
 from labdeck.api.openapi import AUTHED, errors
 from labdeck.runtime.service import QueueView, RunOptions
 from labdeck.store.repo_runs import RunRecord
 
 router = APIRouter(prefix="/api", tags=["runs"])
+NEXT_CURSOR = "X-Next-Cursor"
+STEPS_CSV_BATCH = 2000
 RunStatusText = Literal[
     "pending", "running", "waiting", "paused", "completed", "failed", "cancelled"
 ]
@@ -125,6 +128,28 @@ class OrderRequest(BaseModel):
     run_ids: list[int]
 
 
+def records_json(payload: Any, headers: dict[str, str] | None = None) -> Response:
+    """Step and sample records as JSON, quickly: a run may have 10,000s of them.
+
+    They hold JSON values and datetimes only, so the standard encoder with ISO 8601 times
+    gives what FastAPI's generic (and much slower) encoder would.
+    """
+    body = json.dumps(
+        payload,
+        default=_iso,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    )
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def run_out(services: Any, run: RunRecord) -> RunOut:
     """A run as the API shows it, with what it waits for and the verbs valid now."""
     return RunOut.of(run, services.run_service.prompt(run.id), services.run_service.actions(run))
@@ -153,17 +178,66 @@ async def submit_run(body: RunRequest, user: Operator, services: ServicesDep) ->
 @router.get(
     "/runs",
     response_model=list[RunOut],
-    responses=errors(*AUTHED, 422),
-    summary="Runs, newest first",
+    responses={
+        200: {
+            "headers": {
+                NEXT_CURSOR: {
+                    "description": "Present when older runs match: pass it as `cursor`.",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        **errors(*AUTHED, 422),
+    },
+    summary="Runs, newest first, filtered; one page at a time",
+    description="Filters combine (all must match). Pages use a keyset cursor: the "
+    f"`{NEXT_CURSOR}` response header holds the id of the last run of this page when "
+    "older runs match; pass it as `cursor` for the next page.",
 )
 async def list_runs(
+    response: Response,
     _user: CurrentUser,
     services: ServicesDep,
-    status_: Annotated[RunStatusText | None, Query(alias="status")] = None,
-    limit: int = Query(default=50, ge=1, le=500),
+    status_: Annotated[
+        list[str] | None,
+        Query(
+            alias="status",
+            description="Only these statuses; repeat or comma-separate (`failed,cancelled`).",
+        ),
+    ] = None,
+    workflow: Annotated[str | None, Query(description="The workflow's id or name.")] = None,
+    trigger: Annotated[
+        list[str] | None,
+        Query(description="manual, webhook, schedule, replay; repeat or comma-separate."),
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Created at or after (ISO 8601; UTC if no zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Created before (ISO 8601; UTC if no zone).")
+    ] = None,
+    user: Annotated[str | None, Query(description="Started by this user.")] = None,
+    q: Annotated[str | None, Query(description="Text in the run's name (any case).")] = None,
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: Annotated[
+        str | None,
+        Query(pattern=r"^\d+$", description=f"The `{NEXT_CURSOR}` of the previous page."),
+    ] = None,
 ) -> list[RunOut]:
-    runs = services.run_service.runs.recent(statuses=[status_] if status_ else None, limit=limit)
-    return [run_out(services, run) for run in runs]
+    where = run_filter(
+        services,
+        workflow=workflow,
+        statuses=status_,
+        triggers=trigger,
+        user=user,
+        since=since,
+        until=until,
+        text=q,
+    )
+    page = run_page(services, where, limit=limit, cursor=cursor)
+    if page.next_cursor is not None:
+        response.headers[NEXT_CURSOR] = page.next_cursor
+    return [run_out(services, run) for run in page.runs]
 
 
 @router.get(
@@ -177,11 +251,62 @@ async def get_run(run_id: int, _user: CurrentUser, services: ServicesDep) -> Run
     "/runs/{run_id}/steps",
     responses=errors(*AUTHED, 404, 422),
     summary="The run's step records, in execution order, and its per-sample results",
+    description="Without parameters: every step row and sample. `phase` and `iteration` "
+    "narrow both to one part of the run; `limit` pages through step rows in order, "
+    "`next_after` is then the `after` of the next page (null at the end). Samples come "
+    "with the first page only (no `after`).",
 )
-async def run_steps(run_id: int, _user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+async def run_steps(
+    run_id: int,
+    _user: CurrentUser,
+    services: ServicesDep,
+    phase: Literal["prep", "script", "cleanup"] | None = None,
+    iteration: Annotated[int | None, Query(ge=0, description="One script iteration.")] = None,
+    after: Annotated[int | None, Query(ge=0, description="Step rows after this row id.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=5000)] = None,
+) -> Response:
     services.run_service.get(run_id)
     records = services.run_service.records
-    return {"steps": records.steps(run_id), "samples": records.samples(run_id)}
+    rows = records.steps(
+        run_id,
+        phase=phase,
+        iteration=iteration,
+        after=after,
+        limit=limit + 1 if limit else None,
+    )
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit else rows
+    first_page = after is None
+    wanted = phase not in ("prep", "cleanup") and first_page
+    samples = records.samples(run_id, iteration=iteration) if wanted else []
+    return records_json(
+        {"steps": rows, "samples": samples, "next_after": rows[-1]["id"] if more else None}
+    )
+
+
+@router.get(
+    "/runs/{run_id}/steps.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **errors(*AUTHED, 404, 422)},
+    summary="Every step record of the run as CSV, in execution order",
+)
+async def steps_csv_download(
+    run_id: int, _user: CurrentUser, services: ServicesDep
+) -> StreamingResponse:
+    services.run_service.get(run_id)
+    records = services.run_service.records
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        after: int | None = None
+        while batch := records.steps(run_id, after=after, limit=STEPS_CSV_BATCH):
+            yield batch
+            after = batch[-1]["id"]
+
+    return StreamingResponse(
+        steps_csv(batches()),
+        media_type="text/csv; charset=utf-8",
+        headers=disposition(run_file_name(run_id, "steps", "csv")),
+    )
 
 
 @router.get(
@@ -190,8 +315,18 @@ async def run_steps(run_id: int, _user: CurrentUser, services: ServicesDep) -> d
     responses=errors(*AUTHED, 404, 422),
     summary="The run's log: its events and what the deck logged while it ran",
 )
-async def run_log(run_id: int, _user: CurrentUser, services: ServicesDep) -> PlainTextResponse:
-    return PlainTextResponse(services.run_service.log_text(run_id))
+async def run_log(
+    run_id: int,
+    _user: CurrentUser,
+    services: ServicesDep,
+    download: Annotated[
+        bool, Query(description="Ask the browser to save it (`run-<id>-log.txt`).")
+    ] = False,
+) -> PlainTextResponse:
+    name = run_file_name(run_id, "log", "txt")
+    return PlainTextResponse(
+        services.run_service.log_text(run_id), headers=disposition(name, inline=not download)
+    )
 
 
 @router.get(
@@ -200,9 +335,16 @@ async def run_log(run_id: int, _user: CurrentUser, services: ServicesDep) -> Pla
     summary="One row per sample: parameters and outputs",
 )
 async def results_json(
-    run_id: int, _user: CurrentUser, services: ServicesDep
-) -> list[dict[str, Any]]:
-    return services.run_service.results(run_id)
+    run_id: int,
+    _user: CurrentUser,
+    services: ServicesDep,
+    download: Annotated[
+        bool, Query(description="Ask the browser to save it (`run-<id>-results.json`).")
+    ] = False,
+) -> Response:
+    rows = services.run_service.results(run_id)
+    name = run_file_name(run_id, "results", "json")
+    return records_json(rows, headers=disposition(name, inline=not download))
 
 
 @router.get(
@@ -213,20 +355,10 @@ async def results_json(
 )
 async def results_csv(run_id: int, _user: CurrentUser, services: ServicesDep) -> Response:
     rows = services.run_service.results(run_id)
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(key for key in row if key not in columns)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns or ["iteration", "sample"])
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-        )
     return Response(
-        buffer.getvalue(),
+        csv_text(rows, fallback=["iteration", "sample"]),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="run-{run_id}-results.csv"'},
+        headers=disposition(run_file_name(run_id, "results", "csv")),
     )
 
 

@@ -96,7 +96,12 @@ class Call(Base):
     """One direct-control invocation, recorded before it runs and updated after."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_target_id", "target", "id"),)
+    __table_args__ = (
+        Index("ix_calls_target_id", "target", "id"),
+        Index("ix_calls_status_id", "status", "id"),
+        Index("ix_calls_user_name_id", "user_name", "id"),
+        Index("ix_calls_started_at", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -163,18 +168,31 @@ class WorkflowVersion(Base):
 
 
 class Run(Base):
-    """One execution of one pinned workflow version."""
+    """One execution of one pinned workflow version.
+
+    The list filters' indexes end in `id`: lists are newest first with an `id` cursor.
+    """
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_status_queue_position", "status", "queue_position"),)
+    __table_args__ = (
+        Index("ix_runs_status_queue_position", "status", "queue_position"),
+        Index("ix_runs_workflow_id_id", "workflow_id", "id"),
+        Index("ix_runs_status_id", "status", "id"),
+        Index("ix_runs_trigger_kind_id", "trigger_kind", "id"),
+        Index("ix_runs_created_by_id", "created_by", "id"),
+        Index("ix_runs_created_at", "created_at"),
+        Index("ix_runs_replay_of", "replay_of"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"), index=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"))
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     trigger: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    # `trigger["kind"]` again, as a column the list filter can index
+    trigger_kind: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
     mode: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
     queue_position: Mapped[int] = mapped_column(Integer, default=0)
@@ -207,6 +225,10 @@ class RunStep(Base):
     """One executed (or skipped) step of a run: committed before the call and after it."""
 
     __tablename__ = "run_steps"
+    # one iteration's steps, and per-iteration summaries, without reading the whole run
+    __table_args__ = (
+        Index("ix_run_steps_run_id_phase_iteration_id", "run_id", "phase", "iteration", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)

@@ -6,6 +6,7 @@ pre-built Core statements; each is still its own short, committed transaction.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,9 +122,15 @@ class CallRepository:
         status: str | None = None,
         user_name: str | None = None,
         kinds: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[CallRecord]:
-        """Newest first; `before_id` is the cursor (ids below it)."""
+        """Newest first; `before_id` is the cursor (ids below it); `since` <= start < `until`."""
         query = select(_calls).order_by(_calls.c.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(_calls.c.started_at >= since)
+        if until is not None:
+            query = query.where(_calls.c.started_at < until)
         if before_id is not None:
             query = query.where(_calls.c.id < before_id)
         if target is not None:
@@ -137,6 +144,15 @@ class CallRepository:
         with self._engine.connect() as connection:
             rows = connection.execute(query).all()
         return [CallRecord(**row._mapping) for row in rows]
+
+    def page(
+        self, *, limit: int, cursor: str | None = None, **filters: Any
+    ) -> tuple[builtins.list[CallRecord], str | None]:
+        """One page of `list` and the cursor of the next (older) page, None at the end."""
+        before = int(cursor) if cursor and cursor.isdigit() else None
+        records = self.list(limit=limit + 1, before_id=before, **filters)
+        page = records[:limit]
+        return page, (str(page[-1].id) if len(records) > limit else None)
 
     def fail_unfinished(self, *, error: dict[str, Any], ended_at: datetime) -> int:
         """Mark calls left `running` by a crash as failed; returns how many."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Engine, Result, Table, bindparam, func, insert, select, update
 
 from labdeck.store.orm import QueueState, RunSample, RunStep, utcnow
 from labdeck.store.writer import Writer
@@ -29,6 +29,25 @@ _FINISH_STEP = (
         ended_at=bindparam("new_ended_at"),
     )
 )
+
+
+def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts (the key list is made once, not per row: runs have 10,000s of steps)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+def _counts() -> list[Any]:
+    """Columns summarising a group of step rows."""
+    return [
+        func.count().label("steps"),
+        func.count().filter(_steps.c.status == "failed").label("failed"),
+        func.count().filter(_steps.c.status == "skipped").label("skipped"),
+        func.count().filter(_steps.c.status == "running").label("running"),
+        func.max(_steps.c.attempt).label("attempts"),
+        func.min(_steps.c.started_at).label("started_at"),
+        func.max(_steps.c.ended_at).label("ended_at"),
+    ]
 
 
 class RunRecords:
@@ -112,12 +131,77 @@ class RunRecords:
             )
             return int(result.rowcount)
 
-    def steps(self, run_id: int) -> list[dict[str, Any]]:
+    def steps(
+        self,
+        run_id: int,
+        *,
+        phase: str | None = None,
+        iteration: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Step rows in execution order; `after` (a row id) and `limit` page through them."""
+        query = select(_steps).where(_steps.c.run_id == run_id)
+        if iteration is not None and phase is None:
+            phase = "script"  # only the script iterates (and the index leads with the phase)
+        if phase is not None:
+            query = query.where(_steps.c.phase == phase)
+        if iteration is not None:
+            query = query.where(_steps.c.iteration == iteration)
+        if after is not None:
+            query = query.where(_steps.c.id > after)
+        query = query.order_by(_steps.c.id)
+        if limit is not None:
+            query = query.limit(limit)
         with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(_steps).where(_steps.c.run_id == run_id).order_by(_steps.c.id)
-            ).all()
-        return [dict(row._mapping) for row in rows]
+            return _dicts(connection.execute(query))
+
+    def phase_summaries(self, run_id: int) -> list[dict[str, Any]]:
+        """Per phase: step rows, iterations, failed/skipped/running rows, first start, last end."""
+        query = (
+            select(
+                _steps.c.phase,
+                *_counts(),
+                func.count(func.distinct(_steps.c.iteration)).label("iterations"),
+            )
+            .where(_steps.c.run_id == run_id)
+            .group_by(_steps.c.phase)
+        )
+        with self._engine.connect() as connection:
+            return _dicts(connection.execute(query))
+
+    def iteration_summaries(
+        self, run_id: int, *, after: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Per script iteration above `after`, in order: the same counts as a phase has."""
+        query = (
+            select(
+                _steps.c.iteration,
+                *_counts(),
+                func.count(func.distinct(_steps.c.sample)).label("samples"),
+            )
+            .where(
+                _steps.c.run_id == run_id,
+                _steps.c.phase == "script",
+                _steps.c.iteration > after,
+            )
+            .group_by(_steps.c.iteration)
+            .order_by(_steps.c.iteration)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            return _dicts(connection.execute(query))
+
+    def failed_steps(self, run_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The run's failed step rows, first failure first."""
+        query = (
+            select(_steps)
+            .where(_steps.c.run_id == run_id, _steps.c.status == "failed")
+            .order_by(_steps.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            return _dicts(connection.execute(query))
 
     def record_sample(
         self,
@@ -142,14 +226,33 @@ class RunRecords:
             },
         )
 
-    def samples(self, run_id: int) -> list[dict[str, Any]]:
+    def samples(
+        self,
+        run_id: int,
+        *,
+        iteration: int | None = None,
+        limit: int | None = None,
+        values_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        """In order; `values_only`: iteration, sample, status, params and outputs."""
+        columns = (
+            [_samples.c[name] for name in ("iteration", "sample", "status", "params", "outputs")]
+            if values_only
+            else [_samples]
+        )
+        query = select(*columns).where(_samples.c.run_id == run_id)
+        if iteration is not None:
+            query = query.where(_samples.c.iteration == iteration)
+        query = query.order_by(_samples.c.iteration, _samples.c.sample)
+        if limit is not None:
+            query = query.limit(limit)
         with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(_samples)
-                .where(_samples.c.run_id == run_id)
-                .order_by(_samples.c.iteration, _samples.c.sample)
-            ).all()
-        return [dict(row._mapping) for row in rows]
+            return _dicts(connection.execute(query))
+
+    def sample_count(self, run_id: int) -> int:
+        query = select(func.count()).select_from(_samples).where(_samples.c.run_id == run_id)
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar() or 0)
 
     def queue_paused(self, deck_name: str) -> tuple[bool, str | None]:
         with self._engine.connect() as connection:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, insert, or_, select, update
 
 from labdeck.errors import Conflict, NotFound
 from labdeck.store.orm import Run, RunEvent, utcnow
@@ -44,10 +44,50 @@ class RunRecord:
     started_at: datetime | None
     ended_at: datetime | None
     created_by: str | None
+    trigger_kind: str = "manual"
 
 
 def _record(row: Any) -> RunRecord:
     return RunRecord(**row._mapping)
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What a runs list asks for; every field left empty matches every run."""
+
+    workflow_id: int | None = None
+    statuses: Sequence[str] = ()
+    trigger_kinds: Sequence[str] = ()
+    created_by: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+    text: str | None = None  # in the run's name, any case
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.workflow_id is not None:
+            found.append(_runs.c.workflow_id == self.workflow_id)
+        if self.statuses:
+            found.append(_runs.c.status.in_(list(self.statuses)))
+        if self.trigger_kinds:
+            found.append(_runs.c.trigger_kind.in_(list(self.trigger_kinds)))
+        if self.created_by:
+            found.append(_runs.c.created_by == self.created_by)
+        if self.since is not None:
+            found.append(_runs.c.created_at >= self.since)
+        if self.until is not None:
+            found.append(_runs.c.created_at < self.until)
+        if self.text:
+            found.append(_runs.c.name.icontains(self.text, autoescape=True))
+        return found
+
+
+@dataclass(frozen=True)
+class ReplayChain:
+    """The runs a run replays (oldest first) and the runs replaying it, with their depth."""
+
+    replays_of: list[RunRecord]
+    replayed_by: list[tuple[int, RunRecord]]
 
 
 class RunRepository:
@@ -76,6 +116,7 @@ class RunRepository:
                     version=version,
                     status="pending",
                     trigger=trigger,
+                    trigger_kind=str(trigger.get("kind") or "manual")[:16],
                     mode=mode,
                     options=options,
                     queue_position=(last or 0) + 1,
@@ -182,6 +223,60 @@ class RunRepository:
             query = query.where(_runs.c.id < before_id)
         with self._engine.connect() as connection:
             return [_record(row) for row in connection.execute(query)]
+
+    def search(
+        self,
+        where: RunFilter,
+        *,
+        limit: int,
+        before_id: int | None = None,
+        after_id: int | None = None,
+    ) -> list[RunRecord]:
+        """Newest first, one page: `before_id` pages to older runs, `after_id` to newer ones.
+
+        Keyset pagination: the page starts at an id, never at an OFFSET, so a page deep in
+        100,000 runs costs what the first one does.
+        """
+        query = select(_runs).where(*where.conditions())
+        if after_id is not None:
+            query = query.where(_runs.c.id > after_id).order_by(_runs.c.id.asc())
+        else:
+            if before_id is not None:
+                query = query.where(_runs.c.id < before_id)
+            query = query.order_by(_runs.c.id.desc())
+        with self._engine.connect() as connection:
+            records = [_record(row) for row in connection.execute(query.limit(limit))]
+        return records[::-1] if after_id is not None else records
+
+    def replay_chain(self, run_id: int, *, limit: int = 50) -> ReplayChain:
+        """Walk `replay_of` up to the first run, and down through the runs replaying it."""
+        up: list[RunRecord] = []
+        seen = {run_id}
+        with self._engine.connect() as connection:
+            parent = connection.execute(
+                select(_runs.c.replay_of).where(_runs.c.id == run_id)
+            ).scalar()
+            while parent is not None and parent not in seen and len(up) < limit:
+                seen.add(parent)
+                row = connection.execute(select(_runs).where(_runs.c.id == parent)).first()
+                if row is None:
+                    break
+                up.append(_record(row))
+                parent = row.replay_of
+            down: list[tuple[int, RunRecord]] = []
+            level, depth = [run_id], 1
+            while level and len(down) < limit:
+                rows = connection.execute(
+                    select(_runs)
+                    .where(_runs.c.replay_of.in_(level))
+                    .order_by(_runs.c.id)
+                    .limit(limit - len(down))
+                ).all()
+                found = [_record(row) for row in rows if row.id not in seen]
+                seen.update(r.id for r in found)
+                down += [(depth, r) for r in found]
+                level, depth = [r.id for r in found], depth + 1
+        return ReplayChain(replays_of=up[::-1], replayed_by=down)
 
     def queued(self) -> list[RunRecord]:
         """Pending runs and runs held in the queue (paused before they started), in order."""
