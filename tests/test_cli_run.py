@@ -13,9 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import labdeck.cli
+import labdeck.cli_remote
 from labdeck.app import create_app
 from labdeck.cli import app as cli
+from labdeck.client import Client
 from labdeck.services import Services
 from tests.runtime.test_runs_api import WORKFLOW, publish
 
@@ -61,11 +62,10 @@ def runner(
         )
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
-    def client(url: str, token: str | None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=url, headers=headers, transport=httpx.MockTransport(forward))
+    def client(url: str, token: str | None) -> Client:
+        return Client(url, token, transport=httpx.MockTransport(forward))
 
-    monkeypatch.setattr(labdeck.cli, "_http_client", client)
+    monkeypatch.setattr(labdeck.cli_remote, "client_for", client)
     monkeypatch.setenv("LABDECK_TOKEN", operator_headers["Authorization"].split()[1])
     runner = CliRunner()
     runner.seen_urls = seen_urls  # type: ignore[attr-defined]

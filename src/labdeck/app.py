@@ -17,6 +17,7 @@ from labdeck import __version__
 from labdeck.api import auth, calls, campaigns, deck, events, health, runs, triggers, workflows
 from labdeck.api.errors import install_error_handlers
 from labdeck.api.openapi import use_error_shape_for_validation
+from labdeck.api.proxy import router as proxy_router
 from labdeck.api.security import CrossOriginGuard
 from labdeck.services import Services
 from labdeck.web import STATIC_DIR
@@ -36,6 +37,7 @@ ROUTERS = (
     workflows.router,
     auth.router,
     health.router,
+    proxy_router,
     pages_router,
     design_router,
     execute_router,

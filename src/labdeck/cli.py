@@ -1,4 +1,8 @@
-"""The `labdeck` command: serve, demo, db, user, token."""
+"""The `labdeck` command: serve, demo, db, user, token; run, runs, workflows on a server.
+
+The local commands (serving a deck, the database, users and tokens) live here; the ones that
+talk to a running server over HTTP are in `cli_remote.py`, registered below.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from labdeck import __version__
+from labdeck.cli_remote import RemoteTarget, run_workflow, runs_app, workflows_app
 from labdeck.settings import Settings, SettingsError, get_settings
 
 if TYPE_CHECKING:
@@ -25,6 +30,8 @@ token_app = typer.Typer(no_args_is_help=True, help="Manage API tokens.")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(runs_app, name="runs")
+app.add_typer(workflows_app, name="workflows")
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")]
@@ -32,6 +39,25 @@ PasswordOpt = Annotated[str, typer.Option(prompt=True, hide_input=True, confirma
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data folder [default: ./labdeck_data].")
 ]
+
+
+@app.callback()
+def remote_server(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The server of run, runs and workflows (default: http://127.0.0.1:8000)."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="An API token for that server (default: $LABDECK_TOKEN).", envvar="LABDECK_TOKEN"
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = RemoteTarget(url, token)
 
 
 def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
@@ -235,164 +261,8 @@ def _describe(exc: Exception) -> str:
     return str(exc)
 
 
-# --- labdeck run: a client of a running server's HTTP API ------------------------------------
-
-if TYPE_CHECKING:
-    from typing import Any
-
-    import httpx
-
-RUN_REFUSED = 2
-RUN_UNREACHABLE = 3
-_RUN_ENDED = ("completed", "failed", "cancelled")
-
-
-def _http_client(url: str, token: str | None) -> httpx.Client:
-    """The HTTP client `labdeck run` uses (tests swap in one that talks to an in-process app)."""
-    import httpx
-
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=url, headers=headers, timeout=30.0)
-
-
-@app.command("run")
-def run_workflow(
-    workflow: Annotated[str, typer.Argument(help="The workflow's name or id.")],
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param",
-            "-p",
-            help="NAME=VALUE for one parameter (repeatable); the others take their defaults.",
-        ),
-    ] = None,
-    repeat: Annotated[
-        int | None,
-        typer.Option(min=0, help="Iterations (with --param: that many rows of those values)."),
-    ] = None,
-    campaign: Annotated[
-        Path | None,
-        typer.Option(
-            "--campaign",
-            help="A JSON file with a campaign (see GET /api/workflows/{id}/campaign-template):"
-            " an optimizer chooses the parameters. Not with --param or --repeat.",
-        ),
-    ] = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for the end; print the status and outputs.")
-    ] = False,
-    url: Annotated[str, typer.Option(help="The labdeck server.")] = "http://127.0.0.1:8000",
-    token: Annotated[
-        str | None,
-        typer.Option(help="An API token (default: $LABDECK_TOKEN).", envvar="LABDECK_TOKEN"),
-    ] = None,
-    poll_interval: Annotated[float, typer.Option(hidden=True, min=0.0)] = 0.5,
-) -> None:
-    """Submit a run of the active version to a running server and print the run id.
-
-    Exit code 0: submitted (with --wait: completed); 1: the run failed or was cancelled;
-    2: the server refused the request (the message says why); 3: the server did not answer.
-    """
-    import json
-    import time
-
-    mode: dict[str, Any]
-    if campaign is not None:
-        if param or repeat is not None:
-            raise typer.BadParameter(
-                "a campaign chooses the parameters and the number of experiments:"
-                " give --campaign without --param or --repeat",
-                param_hint="--campaign",
-            )
-        mode = {"campaign": _campaign_file(campaign)}
-    else:
-        row = dict(_name_value(text) for text in param or [])
-        # Values go as typed: the server converts each to its parameter's type, as CSV cells.
-        count = 1 if repeat is None else repeat
-        mode = {"table": [row] * count} if row else {"repeat": count}
-    with _http_client(url, token) as http:
-        run = _api(http, "POST", "/api/runs", {"workflow": workflow, "mode": mode})
-        run_id = run["id"]
-        typer.echo(run_id)
-        if not wait:
-            return
-        seen = ""
-        try:
-            while run["status"] not in _RUN_ENDED:
-                state = f"{run['status']}: {run.get('status_reason') or ''}".rstrip(": ")
-                prompt = run.get("prompt") or {}
-                if prompt.get("message"):
-                    state += f" ({prompt['message']})"
-                if state != seen:
-                    typer.echo(f"run {run_id} is {state}", err=True)
-                seen = state
-                time.sleep(poll_interval)
-                run = _api(http, "GET", f"/api/runs/{run_id}")
-        except KeyboardInterrupt:
-            typer.echo(f"stopped waiting; run {run_id} goes on on the server", err=True)
-            raise typer.Exit(code=130) from None
-        reason = f": {run['status_reason']}" if run.get("status_reason") else ""
-        typer.echo(f"run {run_id} {run['status']}{reason}")
-        if run.get("error"):
-            typer.echo(f"error {run['error'].get('code')}: {run['error'].get('message')}")
-        for sample in _api(http, "GET", f"/api/runs/{run_id}/steps").get("samples", []):
-            keys = ("iteration", "sample", "params", "outputs")
-            typer.echo(json.dumps({key: sample.get(key) for key in keys}, default=str))
-    if run["status"] != "completed":
-        raise typer.Exit(code=1)
-
-
-def _campaign_file(path: Path) -> dict[str, Any]:
-    """The campaign in a JSON file, checked to be a JSON object (the server checks the rest)."""
-    import json
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="--campaign") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(
-            f"{path} is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            param_hint="--campaign",
-        ) from None
-    if not isinstance(value, dict):
-        raise typer.BadParameter(
-            f"{path} must hold a JSON object (a campaign), not {type(value).__name__}",
-            param_hint="--campaign",
-        )
-    return value
-
-
-def _name_value(text: str) -> tuple[str, str]:
-    name, equals, value = text.partition("=")
-    if not equals or not name.strip():
-        raise typer.BadParameter(f"{text!r} is not NAME=VALUE", param_hint="--param")
-    return name.strip(), value
-
-
-def _api(http: httpx.Client, method: str, path: str, body: Any = None) -> Any:
-    """The JSON answer, or exit 2 with the server's message (4xx) or 3 (no usable answer)."""
-    import httpx
-
-    try:
-        response = http.request(method, path, json=body)
-    except httpx.HTTPError as exc:
-        typer.secho(f"cannot reach {http.base_url}: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=RUN_UNREACHABLE) from None
-    if response.is_success:
-        return response.json()
-    try:
-        error = response.json()["error"]
-        message = f"{error['code']}: {error['message']}"
-        fields = error.get("detail", {}).get("fields") or []
-        message += "".join(f"\n  {f['field']}: {f['message']}" for f in fields)
-    except (ValueError, KeyError, TypeError):
-        message = f"HTTP {response.status_code}: {response.text[:500]}"
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    refused = 400 <= response.status_code < 500
-    raise typer.Exit(code=RUN_REFUSED if refused else RUN_UNREACHABLE)
+# `labdeck run` talks to a server over HTTP, like the runs and workflows groups.
+app.command("run")(run_workflow)
 
 
 def main() -> None:
