@@ -1,11 +1,12 @@
 """The FastAPI application: routers, pages, static assets, error handlers, security.
 
-`create_app(services)` is the only place the web application is assembled.
+`create_app(services)` is the only place the web application is assembled; plugins
+(`labdeck.plugins`) are mounted here too, under `/plugins/<name>`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from labdeck.api.errors import install_error_handlers
 from labdeck.api.openapi import use_error_shape_for_validation
 from labdeck.api.proxy import router as proxy_router
 from labdeck.api.security import CrossOriginGuard
+from labdeck.plugins import Plugin, mount_plugins
 from labdeck.services import Services
 from labdeck.web import STATIC_DIR
 from labdeck.web.data import router as data_router
@@ -54,7 +56,9 @@ a 200 from a call means it ran (it may have failed: see `status` and `error`).
 """
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, plugins: Sequence[Plugin] | None = None) -> FastAPI:
+    """The app over `services`, with `plugins` (default: those the server started with)."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -74,6 +78,7 @@ def create_app(services: Services) -> FastAPI:
     use_error_shape_for_validation(app)
     for router in ROUTERS:
         app.include_router(router)
+    mount_plugins(app, services.plugins if plugins is None else plugins)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
     @app.get(DOCS_URL, include_in_schema=False)

@@ -105,11 +105,12 @@ def serve(
 def demo(port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
     """Serve the simulated demo lab on 127.0.0.1 and print the login."""
     from labdeck.demo import DECK_MODULE
+    from labdeck.demo.camera_plugin import camera_plugin
     from labdeck.server import load_deck, serve_deck
 
     settings = _settings(data_dir, port=port, host="127.0.0.1", demo_mode=True)
     try:
-        serve_deck(load_deck(DECK_MODULE), settings)
+        serve_deck(load_deck(DECK_MODULE), settings, plugins=[camera_plugin])
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
 

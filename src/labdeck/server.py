@@ -17,6 +17,7 @@ from labdeck.deck.bindings import Deck
 from labdeck.deck.introspect import introspect_deck
 from labdeck.deck.load import deck_name, is_loading_deck, load_deck_module, module_from_caller
 from labdeck.demo import DECK_MODULE as DEMO_DECK_MODULE
+from labdeck.plugins import PluginSource, load_plugins, start_plugins
 from labdeck.runtime.notify import Handler
 from labdeck.runtime.triggers import RedactHookSecrets
 from labdeck.services import Services, build_services
@@ -47,9 +48,12 @@ def prepare(
     deck: Deck,
     templates: Path | None = None,
     notify: Sequence[Handler] = (),
+    plugins: Sequence[PluginSource] = (),
 ) -> Services:
-    """Build the services, load templates, and tell the person at the terminal how to log in."""
+    """Build the services, load templates and plugins, and tell the person at the terminal
+    how to log in. Plugins are those given plus the `labdeck.plugins` entry points."""
     services = build_services(settings, deck, notify)
+    services.plugins = start_plugins(load_plugins(plugins, services.startup_notes), services)
     if templates is not None:
         from labdeck.workflow.templates import load_templates
 
@@ -95,12 +99,13 @@ def serve_deck(
     settings: Settings,
     templates: Path | None = None,
     notify: Sequence[Handler] = (),
+    plugins: Sequence[PluginSource] = (),
 ) -> None:
     configure_logging(settings)
     # Webhook URLs carry their secret: never let a log line show it.
     for name in ("uvicorn.access", "labdeck.api.errors"):
         logging.getLogger(name).addFilter(RedactHookSecrets())
-    services = prepare(settings, deck, templates, notify)
+    services = prepare(settings, deck, templates, notify, plugins)
     services.triggers.start()  # schedules fire only in a serving process, not in tests
     app = create_app(services)
     config = uvicorn.Config(
@@ -125,6 +130,7 @@ def run(
     exclude: Sequence[str] = (),
     templates: str | Path | None = None,
     notify: Sequence[Handler] = (),
+    plugins: Sequence[PluginSource] = (),
     **settings_overrides: Any,
 ) -> None:
     """Serve the calling deck module: put `labdeck.run(__name__)` at the end of it.
@@ -132,6 +138,8 @@ def run(
     When `labdeck serve deck.py` imports that module, this call returns at once, so the
     module can be used both ways. A relative `templates` folder is found next to the deck file.
     `notify` handlers are called with a message dict when a run needs a person.
+    `plugins` (`labdeck.plugins.Plugin` values or factories) add pages and API routes under
+    `/plugins/<name>`; installed `labdeck.plugins` entry points are added to them.
     """
     if is_loading_deck():
         return
@@ -149,6 +157,6 @@ def run(
     if folder is not None and not folder.is_absolute() and deck_file:
         folder = Path(deck_file).resolve().parent / folder
     try:
-        serve_deck(deck, settings, folder, notify)
+        serve_deck(deck, settings, folder, notify, plugins)
     except KeyboardInterrupt:
         sys.exit(0)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -42,6 +43,9 @@ from labdeck.store.repo_workflows import WorkflowRepository
 from labdeck.workflow.library import WorkflowLibrary
 from labdeck.workflow.model import WorkflowDocument
 
+if TYPE_CHECKING:
+    from labdeck.plugins import Plugin
+
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +67,7 @@ class Services:
     campaigns: CampaignService
     generated_admin_password: str | None = None
     startup_notes: list[str] = field(default_factory=list)
+    plugins: list[Plugin] = field(default_factory=list)  # started by `server.prepare`
 
     def close(self) -> None:
         self.triggers.stop()
