@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from labdeck import __version__
+from labdeck.cli_mcp import mcp_command
 from labdeck.cli_remote import RemoteTarget, run_workflow, runs_app, workflows_app
 from labdeck.settings import Settings, SettingsError, get_settings
 
@@ -264,6 +265,7 @@ def _describe(exc: Exception) -> str:
 
 # `labdeck run` talks to a server over HTTP, like the runs and workflows groups.
 app.command("run")(run_workflow)
+app.command("mcp")(mcp_command)
 
 
 def main() -> None:

@@ -382,7 +382,8 @@ class BayBEOptimizer:
             return nullcontext()
         from baybe import Settings
 
-        return Settings(random_seed=self._seeds.randrange(2**31))
+        seeded: AbstractContextManager[Any] = Settings(random_seed=self._seeds.randrange(2**31))
+        return seeded
 
 
 def _quiet() -> AbstractContextManager[None]:
