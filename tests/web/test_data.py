@@ -356,3 +356,16 @@ def test_the_call_history_filters_and_pages(admin_client: TestClient) -> None:
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
     assert "No calls match" in admin_client.get("/data/calls", params={"from": tomorrow}).text
     assert "is not a date" in admin_client.get("/data/calls", params={"to": "soon"}).text
+
+
+def test_both_lists_filter_by_who_and_by_day_with_their_own_words(
+    admin_client: TestClient,
+) -> None:
+    runs = admin_client.get("/data/runs", params={"user": "ada", "from": "2026-01-02"}).text
+    calls = admin_client.get("/data/calls", params={"user": "ada", "to": "2026-03-04"}).text
+    assert '<label for="f-user">Started by</label>' in runs
+    assert '<label for="f-user">Called by</label>' in calls
+    assert 'name="user" value="ada"' in runs
+    assert 'name="user" value="ada"' in calls
+    assert 'name="from" value="2026-01-02"' in runs
+    assert 'name="to" value="2026-03-04"' in calls
