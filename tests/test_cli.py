@@ -75,6 +75,14 @@ def test_serve_reports_a_missing_deck_clearly(runner: CliRunner, tmp_path: Path)
     assert "nope.py" in result.output
 
 
+def test_serve_help_shows_the_defaults(runner: CliRunner) -> None:
+    # Rich reads "[default: …]" in help text as markup and drops it; the defaults must show.
+    result = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for default in ("127.0.0.1", "8000", "./labdeck_data"):
+        assert default in result.output
+
+
 IVORYOS_FIXTURES = Path(__file__).parent / "workflow" / "fixtures" / "ivoryos"
 
 

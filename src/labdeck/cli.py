@@ -34,11 +34,11 @@ app.add_typer(token_app, name="token")
 app.add_typer(runs_app, name="runs")
 app.add_typer(workflows_app, name="workflows")
 
-HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
-PortOpt = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")]
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default: 127.0.0.1).")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default: 8000).")]
 PasswordOpt = Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)]
 DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder [default: ./labdeck_data].")
+    Path | None, typer.Option("--data-dir", help="Data folder (default: ./labdeck_data).")
 ]
 
 
