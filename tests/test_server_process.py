@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 import textwrap
 import threading
@@ -179,3 +180,16 @@ def test_serve_loads_workflow_templates_at_start(deck_dir: Path, tmp_path: Path)
     finally:
         output = server.stop()
     assert "1 created" in output
+
+
+def test_serving_does_not_import_what_only_some_labs_use() -> None:
+    # Start-up time is a target (benchmarks/direct_calls.py): httpx (webhooks, remote
+    # instruments, the proxy) and APScheduler (schedules) are imported on first use.
+    code = (
+        "import sys, labdeck.server, labdeck.cli; "
+        "print(sorted(m for m in ('httpx', 'apscheduler') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request, Response
 
 from labdeck.api.deps import CurrentUser, ServicesDep
 from labdeck.api.openapi import AUTHED, errors
-from labdeck.client.proxy_gen import generate_proxy, proxy_filename
 
 router = APIRouter(prefix="/api", tags=["deck"])
 
@@ -25,6 +24,9 @@ router = APIRouter(prefix="/api", tags=["deck"])
     "when labdeck is not installed) with `code` and `retryable`.",
 )
 async def proxy_module(request: Request, _user: CurrentUser, services: ServicesDep) -> Response:
+    # Imported here: the `labdeck.client` package brings httpx, which costs start-up time.
+    from labdeck.client.proxy_gen import generate_proxy, proxy_filename
+
     schema = services.deck.schema
     base_url = str(request.base_url).rstrip("/")
     return Response(

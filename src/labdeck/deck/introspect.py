@@ -36,12 +36,6 @@ from labdeck.deck.convert import build_call_spec, make_value_converter, resolve_
 from labdeck.deck.docstrings import parse_doc
 from labdeck.deck.jsonschema import schema_for
 from labdeck.deck.load import deck_name
-from labdeck.deck.remote import (
-    RemoteInstrument,
-    RemoteLab,
-    mount_remote_instrument,
-    remote_lab_note,
-)
 from labdeck.deck.schema import (
     InstrumentSchema,
     InterfaceSchema,
@@ -136,6 +130,8 @@ def _expose(
         deck.schema.instruments[attr] = instrument_schema
         deck.instruments[attr] = instrument
     elif kind == "remote":
+        from labdeck.deck.remote import mount_remote_instrument
+
         instrument_schema, instrument = mount_remote_instrument(attr, value)
         deck.schema.instruments[attr] = instrument_schema
         deck.instruments[attr] = instrument
@@ -162,11 +158,13 @@ def _classify(
     attr: str, value: Any, module: types.ModuleType, origins: _OriginCache, *, forced: bool
 ) -> tuple[str, str | None]:
     """("function" | "instrument" | "remote" | "skip", reason shown to the integrator or None)."""
-    # Remote instruments are described by their server's schema, never by Python.
-    if _is_a(value, RemoteInstrument):
+    # Remote instruments are described by their server's schema, never by Python. Only a deck
+    # that imported `labdeck.remote` can hold them (and only then is httpx worth importing).
+    remote = sys.modules.get("labdeck.deck.remote")
+    if remote is not None and _is_a(value, remote.RemoteInstrument):
         return ("remote", None) if forced or not attr.startswith("_") else ("skip", None)
-    if _is_a(value, RemoteLab):
-        return "skip", None if attr.startswith("_") else remote_lab_note(value)
+    if remote is not None and _is_a(value, remote.RemoteLab):
+        return "skip", None if attr.startswith("_") else remote.remote_lab_note(value)
     if forced:
         return ("function" if _is_function(value) else "instrument"), None
     if attr.startswith("_") or _never_exposable(value) or _is_a(value, _LOGGERS):

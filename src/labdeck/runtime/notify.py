@@ -15,8 +15,6 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
-
 from labdeck.runtime.states import EventBus
 
 log = logging.getLogger(__name__)
@@ -76,6 +74,8 @@ class Notifier:
                 except Exception:
                     log.exception("notification handler %r failed", handler)
             if self._webhook_url:
+                import httpx  # on first use: it costs start-up time and most labs set no URL
+
                 try:
                     httpx.post(self._webhook_url, json=message, timeout=WEBHOOK_TIMEOUT_S)
                 except httpx.HTTPError as exc:

@@ -3,7 +3,9 @@
 Owns which run runs next. A dispatcher thread wakes on every reason to look again (a run
 submitted or resumed, the queue resumed, the deck lock released by a direct call or a run)
 and starts the first pending run if the queue is not paused and it can take the deck lock
-at once, so a direct call never stalls the queue. The run executes on the deck thread; when
+at once, so a direct call never stalls the queue. A freed deck wakes it only while a run may
+be pending: with none, a direct call's release costs nothing (no query racing the call's
+response for the interpreter). The run executes on the deck thread; when
 it ends the queue pauses itself after a failure (unless `continue_on_failure`) or when a
 stop asked it to, and only then frees the deck, so nothing starts in between.
 """
@@ -61,7 +63,11 @@ class RunQueue:
         self._active: tuple[int, RunControl] | None = None
         self._paused, self._reason = records.queue_paused(deck_name)
         self._closed = False
-        executor.lock.on_release(self.kick)
+        # Counts kicks; `_nothing_pending` is set when a look found no pending run and no
+        # kick came meanwhile, and then a freed deck has no reason to wake the dispatcher.
+        self._kicks = 0
+        self._nothing_pending = False
+        executor.lock.on_release(self._deck_freed)
         self._thread = threading.Thread(target=self._loop, name="labdeck-queue", daemon=True)
         self._thread.start()
 
@@ -84,7 +90,14 @@ class RunQueue:
 
     def kick(self) -> None:
         """Look for a run to start (cheap: it only wakes the dispatcher)."""
+        self._kicks += 1
+        self._nothing_pending = False
         self._wake.set()
+
+    def _deck_freed(self) -> None:
+        # A pending run that found the deck busy waits for this; with none, stay asleep.
+        if not self._nothing_pending:
+            self._wake.set()
 
     def set_paused(self, paused: bool, reason: str | None = None) -> None:
         self._records.set_queue_paused(self._deck_name, paused, reason)
@@ -115,8 +128,11 @@ class RunQueue:
         with self._state_lock:
             if self._active is not None or self._paused:
                 return
+            kicks_seen = self._kicks
             run = self._runs.next_pending()
             if run is None:
+                # A kick after `kicks_seen` set the wake event too, so it is looked at again.
+                self._nothing_pending = self._kicks == kicks_seen
                 return
             lock = self._executor.lock
             if not lock.try_acquire(f"run {run.id} ({run.name})"):

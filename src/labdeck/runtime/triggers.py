@@ -30,12 +30,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
-from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
-from apscheduler.triggers.combining import OrTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field, ValidationError
 
 from labdeck.errors import InvalidInput, LabdeckError, NotFound
@@ -43,6 +39,10 @@ from labdeck.runtime.modes import build_source
 from labdeck.runtime.service import RunOptions, RunService
 from labdeck.store.repo_runs import RunRecord
 from labdeck.workflow.library import WorkflowLibrary
+
+if TYPE_CHECKING:  # APScheduler is imported on first use: most labs have no schedules
+    from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
+    from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ class Triggers:
         self._library = library
         self._timezone = timezone  # None: the server's local time, as crontab means it
         self._scheduler: BaseScheduler | None = None
+        self._clock_on = False  # `start` was called: schedules fire on time
 
     # --- managing triggers -----------------------------------------------------------------
 
@@ -256,23 +257,33 @@ class Triggers:
     # --- the clock -------------------------------------------------------------------------
 
     def start(self, scheduler: BaseScheduler | None = None) -> None:
-        """Fire schedule triggers on time from now on (one job per trigger)."""
-        if self._scheduler is not None:
+        """Fire schedule triggers on time from now on (one job per trigger).
+
+        The scheduler's thread starts with the first schedule trigger, so a lab without
+        schedules runs none. `scheduler` replaces APScheduler's default (tests pass one).
+        """
+        if self._clock_on:
             return
-        self._scheduler = scheduler or BackgroundScheduler(timezone=self._timezone)
+        self._clock_on = True
+        self._scheduler = scheduler
         for trigger in self.store.all():
             self._schedule(trigger)
-        if not self._scheduler.running:
-            self._scheduler.start()
 
     def stop(self) -> None:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         self._scheduler = None
+        self._clock_on = False
 
     def _schedule(self, trigger: TriggerRecord) -> None:
-        if self._scheduler is None or trigger.cron is None:
+        if not self._clock_on or trigger.cron is None:
             return
+        if self._scheduler is None:
+            from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
+                BackgroundScheduler,
+            )
+
+            self._scheduler = BackgroundScheduler(timezone=self._timezone)
         self._scheduler.add_job(
             self._fire_on_time,
             trigger=parse_cron(trigger.cron, self._timezone),
@@ -283,6 +294,8 @@ class Triggers:
             max_instances=1,
             misfire_grace_time=MISFIRE_GRACE_S,
         )
+        if not self._scheduler.running:
+            self._scheduler.start()
 
     def _fire_on_time(self, trigger_id: str) -> None:
         try:
@@ -362,6 +375,8 @@ def parse_cron(expr: str, timezone: tzinfo | None = None) -> Any:
         raise ValueError(f"it has {len(fields)} fields, not 5")
     minute, hour, day, month, weekday = fields
     day_of_week = _crontab_weekdays(weekday)
+    from apscheduler.triggers.combining import OrTrigger  # type: ignore[import-untyped]
+    from apscheduler.triggers.cron import CronTrigger
 
     def cron(day: str, day_of_week: str) -> CronTrigger:
         return CronTrigger(
