@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -41,6 +44,20 @@ def test_migrations_reach_head_and_match_the_orm(engine: Engine) -> None:
 
 def test_the_fast_start_up_check_knows_the_newest_migration() -> None:
     assert head_revision() == HEAD_REVISION
+
+
+def test_a_first_upgrade_logs_one_line_not_alembics_set_up(tmp_path: Path) -> None:
+    # In a fresh process, since importing Alembic is what logs its plugin set-up.
+    code = (
+        "import logging, sys; from labdeck.store.db import create_db_engine; "
+        "from labdeck.store.migrate import upgrade; "
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(name)s'); "
+        f"upgrade(create_db_engine('sqlite:///{tmp_path / 'new.db'}'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["labdeck.store.migrate"]
 
 
 def test_upgrade_twice_is_harmless_and_downgrade_removes_tables(engine: Engine) -> None:

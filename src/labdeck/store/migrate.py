@@ -51,21 +51,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema to `revision` (no-op when it is already there)."""
     if revision == "head" and current_revision(engine) == HEAD_REVISION:
         return
-    from alembic import command
-
     before = current_revision(engine)
-    config = alembic_config()
     with _quiet_alembic(), engine.begin() as connection:
+        from alembic import command  # quiet: importing it logs its plugin set-up at INFO
+
+        config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     log.info("database schema upgraded from %s to %s", before or "empty", current_revision(engine))
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    from alembic import command
-
-    config = alembic_config()
     with _quiet_alembic(), engine.begin() as connection:
+        from alembic import command
+
+        config = alembic_config()
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 
