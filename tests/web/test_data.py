@@ -145,7 +145,8 @@ def test_a_run_page_shows_the_whole_record(
     assert f"Run #{run['id']} of dose and read , version 1 · by hand · admin" in page
     assert "completed" in page
     assert "parameter table, 2 rows" in page
-    for part in ("Prep (once)", "Script", "Cleanup (once)", "Iteration 1", "Iteration 2"):
+    phases = ("Before (once, at the start)", "Each sample", "After (once, at the end)")
+    for part in (*phases, "Iteration 1", "Iteration 2"):
         assert part in page
     assert "2 iterations · 6 steps" in page
     assert 'class="steps-table"' not in html  # steps load when an iteration is opened

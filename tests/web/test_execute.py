@@ -52,6 +52,9 @@ def test_without_published_workflows_the_page_says_how_to_get_one(admin_client: 
     page = text_of(admin_client.get("/execute").text)
     assert "No workflow is published yet" in page
     assert "Publish" in page
+    # Until the live queue arrives, both queue lists say they are empty (not a bare heading).
+    assert "Nothing is running." in page
+    assert "No runs are waiting." in page
 
 
 def test_a_workflow_with_parameters_offers_a_table(
@@ -123,7 +126,7 @@ def test_the_run_page_shows_a_run_with_its_steps(
     assert boot["run"]["id"] == run["id"]
     assert boot["run"]["workflow_name"] == "dose and read"
     titles = re.findall(r'<p class="outline-title">([^<]+)</p>', html)
-    assert titles == ["Prep (once)", "Script (each iteration)", "Cleanup"]
+    assert titles == ["Before (once, at the start)", "Each sample", "After (once, at the end)"]
     assert 'data-path="dose"' in html
     assert "balance.dose_solid(amount_mg = #amount_mg)" in text_of(html)
     # the newest run is shown when none is asked for

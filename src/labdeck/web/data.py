@@ -22,7 +22,6 @@ from labdeck.services import Services
 from labdeck.web.data_views import (
     CALL_KINDS,
     CALL_STATUSES,
-    PHASE_TITLES,
     TRIGGER_WORDS,
     CallListParams,
     RunListParams,
@@ -34,7 +33,7 @@ from labdeck.web.data_views import (
     span,
     step_rows,
 )
-from labdeck.web.pages import PageUser, templates
+from labdeck.web.pages import PHASE_TITLES, PageUser, templates
 
 router = APIRouter(include_in_schema=False)
 templates.env.filters["span"] = span

@@ -29,7 +29,6 @@ ITERATIONS_PAGE = 100
 PLOT_ROWS = 5000  # results rows the run page carries (the table and the plot)
 STEP_ROWS = 1000  # step rows of one opened iteration
 LOG_LINES = 400
-PHASE_TITLES = {"prep": "Prep (once)", "script": "Script", "cleanup": "Cleanup (once)"}
 TRIGGER_WORDS = {
     "manual": "by hand",
     "webhook": "webhook",

@@ -25,12 +25,11 @@ from labdeck.errors import InvalidInput, LabdeckError
 from labdeck.runtime.modes import csv_template, has_default, parse_csv
 from labdeck.services import Services
 from labdeck.store.repo_runs import RunRecord
-from labdeck.web.pages import PageUser, templates
+from labdeck.web.pages import PHASE_TITLES, PageUser, templates
 from labdeck.workflow.model import WorkflowDocument
 
 router = APIRouter(include_in_schema=False)
 
-PHASE_TITLES = {"prep": "Prep (once)", "script": "Script (each iteration)", "cleanup": "Cleanup"}
 MAX_CSV_BYTES = 2_000_000
 
 

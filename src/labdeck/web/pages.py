@@ -41,6 +41,13 @@ router = APIRouter(include_in_schema=False)
 CALL_FINISHED_EVENT = "labdeck:call-finished"
 FORCE_FIELD = "__force__"
 RECENT_CALLS = 20
+# The three phases as operators see them, the same on every page: the designer's tabs, the run
+# panel of Execute and the Data run page.
+PHASE_TITLES = {
+    "prep": "Before (once, at the start)",
+    "script": "Each sample",
+    "cleanup": "After (once, at the end)",
+}
 # Property reads are recorded calls too, but every page load makes a dozen of them; the panel
 # shows the calls people made, so it leaves the reads out.
 RECENT_CALL_KINDS: tuple[CallKind, ...] = ("method", "function", "property_set")
