@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -208,6 +209,24 @@ def test_safety_paused_workflows_refuse_triggers(
         triggers.fire(schedule["id"])
     listed = {t["kind"]: t for t in api.get(f"/api/workflows/{name}/triggers").json()}
     assert "safety-paused" in listed["schedule"]["last_error"]
+
+
+def scheduler_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "APScheduler"}
+
+
+def test_the_scheduler_thread_starts_with_the_first_schedule(
+    api: TestClient, triggers: Triggers
+) -> None:
+    # A lab without schedules runs no scheduler thread (nor imports APScheduler at start).
+    name = publish(api, WORKFLOW)
+    before = scheduler_threads()
+    triggers.start()
+    add_trigger(api, name, kind="webhook")
+    assert scheduler_threads() - before == set()
+    add_trigger(api, name, kind="schedule", cron="0 8 * * *")
+    add_trigger(api, name, kind="schedule", cron="0 9 * * *")
+    assert len(scheduler_threads() - before) == 1
 
 
 def test_the_scheduler_keeps_one_job_per_schedule(

@@ -160,6 +160,7 @@ class Triggers:
         self._timezone = timezone  # None: the server's local time, as crontab means it
         self._scheduler: BaseScheduler | None = None
         self._clock_on = False  # `start` was called: schedules fire on time
+        self._clock_lock = threading.Lock()  # two first schedules must not make two schedulers
 
     # --- managing triggers -----------------------------------------------------------------
 
@@ -278,24 +279,25 @@ class Triggers:
     def _schedule(self, trigger: TriggerRecord) -> None:
         if not self._clock_on or trigger.cron is None:
             return
-        if self._scheduler is None:
-            from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
-                BackgroundScheduler,
-            )
+        with self._clock_lock:
+            if self._scheduler is None:
+                from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
+                    BackgroundScheduler,
+                )
 
-            self._scheduler = BackgroundScheduler(timezone=self._timezone)
-        self._scheduler.add_job(
-            self._fire_on_time,
-            trigger=parse_cron(trigger.cron, self._timezone),
-            args=[trigger.id],
-            id=trigger.id,
-            replace_existing=True,
-            coalesce=True,  # firings missed while the server was busy or down make one run
-            max_instances=1,
-            misfire_grace_time=MISFIRE_GRACE_S,
-        )
-        if not self._scheduler.running:
-            self._scheduler.start()
+                self._scheduler = BackgroundScheduler(timezone=self._timezone)
+            self._scheduler.add_job(
+                self._fire_on_time,
+                trigger=parse_cron(trigger.cron, self._timezone),
+                args=[trigger.id],
+                id=trigger.id,
+                replace_existing=True,
+                coalesce=True,  # firings missed while the server was busy or down make one run
+                max_instances=1,
+                misfire_grace_time=MISFIRE_GRACE_S,
+            )
+            if not self._scheduler.running:
+                self._scheduler.start()
 
     def _fire_on_time(self, trigger_id: str) -> None:
         try:
