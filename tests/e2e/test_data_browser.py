@@ -135,14 +135,15 @@ def test_open_a_run_sort_plot_and_download(
     page.click("text=solubility screen")
     page.wait_for_url(f"{server}/data/runs/{runs['table']}")
     expect(page.locator("h1 .badge")).to_have_text("completed")
-    amounts = page.locator("#results-table tbody tr td:nth-child(3)")
+    # iteration, then amount_mg (no sample column: each iteration is one sample)
+    amounts = page.locator("#results-table tbody tr td:nth-child(2)")
     assert [float(t) for t in amounts.all_inner_texts()] == AMOUNTS
-    page.click("#results-table th:nth-child(3) .sort-button")
-    expect(page.locator("#results-table th:nth-child(3)")).to_have_attribute(
+    page.click("#results-table th:nth-child(2) .sort-button")
+    expect(page.locator("#results-table th:nth-child(2)")).to_have_attribute(
         "aria-sort", "ascending"
     )
     assert [float(t) for t in amounts.all_inner_texts()] == sorted(AMOUNTS)
-    page.click("#results-table th:nth-child(3) .sort-button")
+    page.click("#results-table th:nth-child(2) .sort-button")
     assert [float(t) for t in amounts.all_inner_texts()] == sorted(AMOUNTS, reverse=True)
     plot = page.locator("#plot-results")
     expect(plot).to_have_attribute("data-x", "iteration")

@@ -150,9 +150,10 @@ def test_a_run_page_shows_the_whole_record(
         assert part in page
     assert "2 iterations · 6 steps" in page
     assert 'class="steps-table"' not in html  # steps load when an iteration is opened
-    # results: parameters then outputs, one row per sample, sortable
+    # results: parameters then outputs, one row per sample, sortable; no sample numbers
+    # without batches (they would repeat the iteration, counted from 0)
     header = re.findall(r'data-column="\d+">([^<]+)</button>', html)
-    assert header == ["iteration", "sample", "amount_mg", "mass", "absorbance", "status"]
+    assert header == ["iteration", "amount_mg", "mass", "absorbance", "status"]
     assert 'id="results-table"' in html
     assert "sortable" in html
     boot = data_boot(html)
@@ -187,6 +188,7 @@ def test_opening_an_iteration_loads_its_steps(
     ).text
     rows = re.findall(r'<code class="step-path">([^<]+)</code>', second)
     assert rows == ["dose", "read", "note"]
+    assert ">Sample</th>" not in second  # one sample per iteration: nothing to tell apart
     assert "balance.dose_solid" in second
     assert "amount_mg=5.0" in second
     prep = admin_client.get(f"/data/runs/{run['id']}/steps", params={"phase": "prep"}).text
@@ -194,6 +196,26 @@ def test_opening_an_iteration_loads_its_steps(
     python = admin_client.get(f"/data/runs/{run['id']}/python").text
     assert "balance.dose_solid" in python
     assert "<pre" in python
+
+
+def test_batch_runs_number_their_samples(
+    admin_client: TestClient, services: Services, admin_headers: dict[str, str]
+) -> None:
+    workflow = published_workflow(services, WORKFLOW)
+    table = [{"amount_mg": amount} for amount in (2, 3, 4, 5)]
+    run = admin_client.post(
+        "/api/runs",
+        json={"workflow": str(workflow), "mode": {"table": table}, "batch_size": 2},
+        headers=admin_headers,
+    ).json()
+    wait_for(admin_client, run["id"], "completed")
+    html = admin_client.get(f"/data/runs/{run['id']}").text
+    header = re.findall(r'data-column="\d+">([^<]+)</button>', html)
+    assert header[:2] == ["iteration", "sample"]
+    steps = admin_client.get(
+        f"/data/runs/{run['id']}/steps", params={"phase": "script", "iteration": 2}
+    ).text
+    assert ">Sample</th>" in steps
 
 
 def test_a_big_run_shows_its_iterations_a_page_at_a_time(

@@ -327,7 +327,11 @@ def results_table(
             seen.update(s["params"], s["outputs"])
     parameters = [p for p in parameters if p in seen]
     outputs = [o for o in outputs if o in seen]
-    columns = ["iteration", "sample", *parameters, *outputs]
+    # A sample number only says something in batch runs (several samples per iteration);
+    # otherwise it repeats the iteration, counted from 0, which only confuses.
+    iterations = [row["iteration"] for row in rows]
+    batched = len(set(iterations)) < len(iterations)
+    columns = ["iteration", *(["sample"] if batched else []), *parameters, *outputs]
     numeric = frozenset(c for c in columns if _numbers_only(row.get(c) for row in rows))
     return ResultsTable(columns, parameters, outputs, rows, total, numeric)
 

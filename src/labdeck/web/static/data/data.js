@@ -197,7 +197,7 @@
         grid: { left: 40, right: 24, top: 24, bottom: 48, containLabel: true },
         tooltip: { trigger: "item", confine: true, formatter: function (item) {
           const r = item.data.row;
-          const lines = ["iteration " + r.iteration + (r.sample !== undefined ? " · sample " + r.sample : "")];
+          const lines = ["iteration " + r.iteration + (boot.columns.indexOf("sample") >= 0 ? " · sample " + r.sample : "")];
           [y, x].filter(function (name, i, all) { return name !== "iteration" && all.indexOf(name) === i; })
             .forEach(function (name) { lines.push(name + " = " + r[name]); });
           const tip = document.createElement("div");
