@@ -5,7 +5,7 @@ by value *and* type (`choice_position`: 10, 10.0, "10" and True are four differe
 the key that matches an observation to the suggestion it answers (`point_key`, float noise
 trimmed), the objective values an observation gives (`objective_values`: None for a failed
 experiment), constraints with single-valued parameters folded into the bound
-(`fold_constants`), invalid optimizer settings as `UnsupportedCampaign` (`settings_error`),
+(`fold_constants`), optimizer settings read or refused as `UnsupportedCampaign` (`read_settings`),
 the suggestions waiting for their results (`PendingSuggestions`) and the context that keeps
 an optimizer library's own warnings out of labdeck's (`quiet_warnings`).
 """
@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from labdeck.optimize.base import (
     CampaignParameter,
@@ -174,11 +174,19 @@ def fold_constants(
     )
 
 
-def settings_error(exc: ValidationError) -> UnsupportedCampaign:
-    """The first problem of an optimizer's settings, pointing at `settings.<name>`."""
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    return UnsupportedCampaign(f"settings.{where}" if where else "settings", error["msg"])
+Settings = TypeVar("Settings", bound=BaseModel)
+
+
+def read_settings(model: type[Settings], settings: Mapping[str, Any]) -> Settings:
+    """An optimizer's settings, or its first problem pointing at `settings.<name>`."""
+    try:
+        return model.model_validate(dict(settings))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise UnsupportedCampaign(
+            f"settings.{where}" if where else "settings", error["msg"]
+        ) from None
 
 
 class PendingSuggestions(Generic[Handle]):

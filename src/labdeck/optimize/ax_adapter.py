@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from labdeck.optimize.adapter_support import (
     PendingSuggestions,
@@ -41,7 +41,7 @@ from labdeck.optimize.adapter_support import (
     objective_values,
     point_key,
     quiet_warnings,
-    settings_error,
+    read_settings,
     single_value,
     snap,
 )
@@ -99,10 +99,7 @@ class AxFactory:
         initial_random: int,
         settings: Mapping[str, Any],
     ) -> AxOptimizer:
-        try:
-            AxSettings.model_validate(dict(settings))
-        except ValidationError as exc:
-            raise settings_error(exc) from None
+        read_settings(AxSettings, settings)
         encoding = _Encoding.of(space)
         client = _client(encoding, seed=seed, initial_random=initial_random)
         return AxOptimizer(space, encoding, client)

@@ -35,7 +35,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from labdeck.optimize.adapter_support import (
     PendingSuggestions,
@@ -46,7 +46,7 @@ from labdeck.optimize.adapter_support import (
     objective_values,
     point_key,
     quiet_warnings,
-    settings_error,
+    read_settings,
     single_value,
     snap,
 )
@@ -106,10 +106,7 @@ class BayBEFactory:
         initial_random: int,
         settings: Mapping[str, Any],
     ) -> BayBEOptimizer:
-        try:
-            BayBESettings.model_validate(dict(settings))
-        except ValidationError as exc:
-            raise settings_error(exc) from None
+        read_settings(BayBESettings, settings)
         encoding = _Encoding.of(space)
         with _quiet():
             campaign = encoding.campaign(initial_random)

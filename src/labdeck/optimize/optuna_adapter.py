@@ -28,7 +28,7 @@ from contextlib import AbstractContextManager
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from labdeck.optimize.adapter_support import (
     PendingSuggestions,
@@ -37,7 +37,7 @@ from labdeck.optimize.adapter_support import (
     objective_values,
     point_key,
     quiet_warnings,
-    settings_error,
+    read_settings,
     snap,
 )
 from labdeck.optimize.base import (
@@ -112,10 +112,7 @@ class OptunaFactory:
         initial_random: int,
         settings: Mapping[str, Any],
     ) -> OptunaOptimizer:
-        try:
-            chosen = OptunaSettings.model_validate(dict(settings))
-        except ValidationError as exc:
-            raise settings_error(exc) from None
+        chosen = read_settings(OptunaSettings, settings)
         if space.constraints:
             raise UnsupportedCampaign(
                 "constraints",
