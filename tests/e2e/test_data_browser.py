@@ -20,31 +20,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import demo_server, shot, signed_in_page
+from tests.runtime.test_runs_api import WORKFLOW
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# The runtime tests' workflow without its log line: each iteration shows two steps here.
 DOSE: dict[str, Any] = {
-    "format": "labdeck.workflow/1",
-    "name": "dose and read",
-    "parameters": [{"name": "amount_mg", "default": 5.0}],
-    "outputs": ["mass", "absorbance"],
-    "prep": [{"id": "tare", "kind": "call", "target": "balance.tare"}],
-    "script": [
-        {
-            "id": "dose",
-            "kind": "call",
-            "target": "balance.dose_solid",
-            "args": {"amount_mg": {"param": "amount_mg"}},
-            "save": "mass",
-        },
-        {
-            "id": "read",
-            "kind": "call",
-            "target": "spectrometer.measure",
-            "save": ["absorbance", None],
-        },
-    ],
-    "cleanup": [{"id": "off", "kind": "call", "target": "hotplate.off"}],
+    **WORKFLOW,
+    "script": [step for step in WORKFLOW["script"] if step["kind"] != "comment"],
 }
 PUMP: dict[str, Any] = {
     "format": "labdeck.workflow/1",
